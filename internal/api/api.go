@@ -1,0 +1,86 @@
+// Package api serves Strongroom's JSON management API under /api/v1/ and
+// the operational endpoints /healthz and /readyz. It translates HTTP into
+// calls on the domain services and holds no rules of its own.
+//
+// # Operational endpoints
+//
+//   - GET /healthz answers 200 while the process serves requests (liveness).
+//   - GET /readyz runs every readiness check (database, keys, and later the
+//     virus scanner) and answers 200 only when all pass, 503 otherwise, with
+//     a JSON body naming each check's result.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Check is one readiness check. Func returns nil when the dependency works.
+type Check struct {
+	Name string
+	Func func(context.Context) error
+}
+
+// Server is the HTTP front end of the management API.
+type Server struct {
+	log    *slog.Logger
+	checks []Check
+
+	// CheckTimeout bounds each readiness check; zero means two seconds.
+	CheckTimeout time.Duration
+}
+
+// New returns a Server that reports readiness from checks.
+func New(logger *slog.Logger, checks []Check) *Server {
+	return &Server{log: logger, checks: checks}
+}
+
+// Register adds the server's routes to mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+type readiness struct {
+	Status string            `json:"status"`
+	Checks map[string]string `json:"checks"`
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	timeout := s.CheckTimeout
+	if timeout == 0 {
+		timeout = 2 * time.Second
+	}
+	res := readiness{Status: "ready", Checks: map[string]string{}}
+	code := http.StatusOK
+	for _, c := range s.checks {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		err := c.Func(ctx)
+		cancel()
+		if err != nil {
+			// The reason goes to the operator log; the unauthenticated
+			// endpoint only says which check failed.
+			s.log.Warn("readiness check failed", "check", c.Name, "err", err)
+			res.Checks[c.Name] = "failing"
+			res.Status = "not ready"
+			code = http.StatusServiceUnavailable
+			continue
+		}
+		res.Checks[c.Name] = "ok"
+	}
+	writeJSON(w, code, res)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,262 @@
+// Package app is Strongroom's composition root: the only package that reads
+// a Config, opens the stores, builds the domain services and binds the
+// listeners. Everything else receives what it needs through its
+// constructor.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"strongroom"
+	"strongroom/internal/api"
+	"strongroom/internal/config"
+	"strongroom/internal/identity"
+	"strongroom/internal/keys"
+	"strongroom/internal/policy"
+	"strongroom/internal/store/sqlite"
+)
+
+// Options tunes New beyond the configuration.
+type Options struct {
+	// Out receives the init report (with the bootstrap token) when New
+	// initialises a data directory that did not exist.
+	Out io.Writer
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// App is a running Strongroom server.
+type App struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	policy *policy.Profile
+	now    func() time.Time
+
+	db       *sqlite.DB
+	master   *keys.MasterKey
+	identity *identity.Service
+	metrics  *prometheus.Registry
+
+	servers   []*server
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// server is one listener with its HTTP server.
+type server struct {
+	name string
+	ln   net.Listener
+	srv  *http.Server
+	tls  bool
+}
+
+// New validates cfg, loads the policy profile, initialises the data
+// directory if it does not exist, opens the database and keys, and binds
+// every listener. Nothing is served until Run. On error nothing is left
+// open.
+func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options) (_ *App, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, strongroom.E("app.New", strongroom.Invalid, "invalid configuration", err)
+	}
+	prof := policy.Baseline()
+	if cfg.Policy != "" {
+		if prof, err = policy.Load(cfg.Policy); err != nil {
+			return nil, strongroom.E("app.New", strongroom.Invalid, "refusing to start on an invalid policy profile", err)
+		}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	a := &App{cfg: cfg, log: logger, policy: prof, now: opts.Now, metrics: prometheus.NewRegistry()}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+
+	if !Initialized(cfg.Data) {
+		logger.Info("initialising new data directory", "dir", cfg.Data)
+		if _, err := Init(ctx, cfg, logger, InitOptions{Out: opts.Out, Now: opts.Now}); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkDataDir(cfg.Data); err != nil {
+		return nil, err
+	}
+	l := layout{cfg.Data}
+	if a.master, err = keys.LoadMasterKeyFile(l.masterKey()); err != nil {
+		return nil, err
+	}
+	if a.db, err = sqlite.Open(ctx, l.database(), logger); err != nil {
+		return nil, err
+	}
+	a.identity = identity.New(a.db.Identity(), logger)
+	a.identity.Now = opts.Now
+
+	certFile, keyFile := cfg.TLS.CertFile, cfg.TLS.KeyFile
+	if certFile == "" {
+		certFile, keyFile = l.tlsCert(), l.tlsKey()
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, strongroom.E("app.New", strongroom.Invalid, fmt.Sprintf("load TLS certificate %s", certFile), err)
+	}
+	if err := a.listen(cert); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// checkDataDir refuses a data directory that other users can enter.
+func checkDataDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return strongroom.E("app.checkDataDir", strongroom.Internal, err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return strongroom.E("app.checkDataDir", strongroom.Invalid, fmt.Sprintf(
+			"data directory %s has mode %04o; it holds keys, so other users must not enter it: chmod 700 %s", dir, fi.Mode().Perm(), dir))
+	}
+	return nil
+}
+
+// listen binds the HTTPS, redirect and metrics listeners.
+func (a *App) listen(cert tls.Certificate) error {
+	c := a.cfg.HTTP
+	ready := api.New(a.log, []api.Check{
+		{Name: "database", Func: a.db.Ping},
+		{Name: "keys", Func: func(context.Context) error {
+			_, err := keys.LoadMasterKeyFile(layout{a.cfg.Data}.masterKey())
+			return err
+		}},
+	})
+	mux := http.NewServeMux()
+	ready.Register(mux)
+
+	httpMetrics := newHTTPMetrics(a.metrics)
+	handler := httpMetrics.wrap(securityHeaders(mux, c.HSTSMaxAge.Std()))
+	tlsConf := serverTLSConfig(cert, tlsMinVersion(a.policy))
+	if err := a.addServer("https", c.Addr, handler, tlsConf); err != nil {
+		return err
+	}
+	if c.RedirectAddr != "" {
+		if err := a.addServer("redirect", c.RedirectAddr, redirectHandler(a.PublicURL), nil); err != nil {
+			return err
+		}
+	}
+	if a.cfg.Metrics.Addr != "" {
+		a.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		mm := http.NewServeMux()
+		mm.Handle("GET /metrics", promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}))
+		if err := a.addServer("metrics", a.cfg.Metrics.Addr, mm, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *App) addServer(name, addr string, h http.Handler, tlsConf *tls.Config) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return strongroom.E("app.listen", strongroom.Unavailable, fmt.Sprintf("cannot listen on %s for %s", addr, name), err)
+	}
+	c := a.cfg.HTTP
+	srv := &http.Server{
+		Handler:           h,
+		TLSConfig:         tlsConf,
+		ReadHeaderTimeout: c.ReadHeaderTimeout.Std(),
+		IdleTimeout:       c.IdleTimeout.Std(),
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.With("listener", name).Handler(), slog.LevelDebug),
+	}
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
+	}
+	a.servers = append(a.servers, &server{name: name, ln: ln, srv: srv, tls: tlsConf != nil})
+	return nil
+}
+
+// Addr returns the bound address of a listener ("https", "redirect",
+// "metrics"), or "" when it is off. Tests listen on port 0 and ask here.
+func (a *App) Addr(name string) string {
+	for _, s := range a.servers {
+		if s.name == name {
+			return s.ln.Addr().String()
+		}
+	}
+	return ""
+}
+
+// PublicURL is the https:// base URL clients use.
+func (a *App) PublicURL() string {
+	if a.cfg.HTTP.PublicURL != "" {
+		return a.cfg.HTTP.PublicURL
+	}
+	return "https://" + a.Addr("https")
+}
+
+// Run serves until ctx is done or a listener fails, then shuts down
+// gracefully: listeners close at once, in-flight requests get up to
+// http.shutdown_timeout to finish. Run closes nothing else; call Close.
+func (a *App) Run(ctx context.Context) error {
+	errc := make(chan error, len(a.servers))
+	for _, s := range a.servers {
+		a.log.Info("listening", "listener", s.name, "addr", s.ln.Addr().String(), "tls", s.tls)
+		go func() {
+			if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("%s listener: %w", s.name, err)
+			}
+		}()
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+		a.log.Info("shutting down", "reason", context.Cause(ctx))
+	case runErr = <-errc:
+		a.log.Error("listener failed; shutting down", "err", runErr)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.HTTP.ShutdownTimeout.Std())
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range a.servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.srv.Shutdown(shutdownCtx); err != nil {
+				a.log.Warn("in-flight requests cut off at shutdown timeout", "listener", s.name, "err", err)
+				s.srv.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	a.log.Info("all listeners stopped")
+	return runErr
+}
+
+// Close releases everything New opened. It is safe to call more than once.
+func (a *App) Close() error {
+	a.closeOnce.Do(func() {
+		for _, s := range a.servers {
+			s.srv.Close()
+			s.ln.Close()
+		}
+		if a.db != nil {
+			a.closeErr = a.db.Close()
+		}
+	})
+	return a.closeErr
+}

@@ -1,0 +1,314 @@
+// Package config holds the configuration of a Strongroom server: the
+// defaults, the loading order and the validation that runs before anything
+// starts.
+//
+// # Precedence
+//
+// Settings come from, in increasing precedence: the defaults in this file,
+// one YAML file (--config), STRONGROOM_* environment variables, then command
+// line flags. Every layer is strict: an unknown key in the file, an unknown
+// STRONGROOM_ variable or an invalid value is an error that names the key,
+// and for the file also the file and the line.
+//
+// # Environment variables
+//
+// Each setting has one variable, its key path in upper case with dots
+// replaced by underscores: http.addr is STRONGROOM_HTTP_ADDR, and
+// tls.names (a list) is STRONGROOM_TLS_NAMES=localhost,127.0.0.1.
+//
+// Only package app reads a Config; the rest of Strongroom receives the
+// sub-structs it needs.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"strongroom/internal/yamlconf"
+)
+
+// Config is the configuration of one Strongroom server.
+type Config struct {
+	// Data is the data directory: database, keys, certificates.
+	Data string `yaml:"data"`
+	// Policy is the path of the policy profile to enforce. Empty means the
+	// built-in baseline profile.
+	Policy  string  `yaml:"policy"`
+	HTTP    HTTP    `yaml:"http"`
+	TLS     TLS     `yaml:"tls"`
+	Metrics Metrics `yaml:"metrics"`
+	Log     Log     `yaml:"log"`
+
+	doc *yamlconf.Doc // where each key of the file stands, for messages
+}
+
+// HTTP configures the HTTPS listener and the optional redirect listener.
+type HTTP struct {
+	// Addr is the HTTPS listen address.
+	Addr string `yaml:"addr"`
+	// RedirectAddr, when set, is a plain-HTTP listener that only redirects
+	// to HTTPS (DAT-1: no plaintext listener except a redirect).
+	RedirectAddr string `yaml:"redirect_addr"`
+	// PublicURL is the https:// URL clients use, for redirects and links.
+	// Empty means https://<Addr>.
+	PublicURL string `yaml:"public_url"`
+	// TrustedProxies lists the addresses or CIDRs of reverse proxies whose
+	// X-Forwarded-For header is believed (OPS-4). From any other peer the
+	// client address is the socket's.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ShutdownTimeout bounds how long in-flight requests may take to finish
+	// after SIGTERM or SIGINT.
+	ShutdownTimeout yamlconf.Duration `yaml:"shutdown_timeout"`
+	// ReadHeaderTimeout and IdleTimeout protect against slow clients.
+	ReadHeaderTimeout yamlconf.Duration `yaml:"read_header_timeout"`
+	IdleTimeout       yamlconf.Duration `yaml:"idle_timeout"`
+	// HSTSMaxAge is the max-age of the Strict-Transport-Security header.
+	HSTSMaxAge yamlconf.Duration `yaml:"hsts_max_age"`
+}
+
+// TLS names the server certificate. When CertFile and KeyFile are empty,
+// init generates an ECDSA P-256 certificate for Names in the data directory.
+type TLS struct {
+	CertFile string   `yaml:"cert_file"`
+	KeyFile  string   `yaml:"key_file"`
+	Names    []string `yaml:"names"`
+}
+
+// Metrics configures the Prometheus endpoint. It has its own listener so
+// that it can stay on loopback or an internal network; empty Addr turns it
+// off.
+type Metrics struct {
+	Addr string `yaml:"addr"`
+}
+
+// Log configures the operator log (not the audit trail).
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Default returns the configuration used when nothing else is set.
+func Default() *Config {
+	return &Config{
+		Data: "data",
+		HTTP: HTTP{
+			Addr:              "127.0.0.1:8443",
+			ShutdownTimeout:   yamlconf.Duration(30 * time.Second),
+			ReadHeaderTimeout: yamlconf.Duration(10 * time.Second),
+			IdleTimeout:       yamlconf.Duration(2 * time.Minute),
+			HSTSMaxAge:        yamlconf.Duration(365 * 24 * time.Hour),
+		},
+		TLS:     TLS{Names: []string{"localhost", "127.0.0.1"}},
+		Metrics: Metrics{Addr: "127.0.0.1:9464"},
+		Log:     Log{Level: "info", Format: "text"},
+	}
+}
+
+// EnvPrefix starts the name of every environment variable Strongroom reads.
+const EnvPrefix = "STRONGROOM_"
+
+// ClientEnv lists the STRONGROOM_ variables read by the command-line client
+// rather than the server; the server ignores them.
+var ClientEnv = map[string]bool{
+	"STRONGROOM_SERVER":     true,
+	"STRONGROOM_CONFIG_DIR": true,
+}
+
+// Load returns the defaults overlaid with the file at path (skipped when
+// path is empty) and with the STRONGROOM_* variables in environ. It does not
+// validate: apply flags with Set, then call Validate.
+func Load(path string, environ []string) (*Config, error) {
+	c := Default()
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read configuration: %w", err)
+		}
+		doc, err := yamlconf.Decode(path, data, c)
+		if err != nil {
+			return nil, err
+		}
+		c.doc = doc
+		// Relative paths in a file are relative to the file, so that a
+		// configuration works from any working directory.
+		base := filepath.Dir(path)
+		for _, p := range []*string{&c.Data, &c.Policy, &c.TLS.CertFile, &c.TLS.KeyFile} {
+			if *p != "" && !filepath.IsAbs(*p) && doc.Has(pathOf(c, p)) {
+				*p = filepath.Join(base, *p)
+			}
+		}
+	}
+	var errs []error
+	for _, kv := range environ {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, EnvPrefix) || ClientEnv[name] {
+			continue
+		}
+		if err := c.setEnv(name, value); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// pathOf names the key of one of the path fields, for Doc lookups.
+func pathOf(c *Config, p *string) string {
+	switch p {
+	case &c.Data:
+		return "data"
+	case &c.Policy:
+		return "policy"
+	case &c.TLS.CertFile:
+		return "tls.cert_file"
+	case &c.TLS.KeyFile:
+		return "tls.key_file"
+	}
+	return ""
+}
+
+// Validate checks the whole configuration and returns every problem found,
+// each naming its key, and the file and line when the file set it.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, c.errorf(path, format, args...))
+	}
+	if strings.TrimSpace(c.Data) == "" {
+		bad("data", "the data directory must be set (e.g. --data /var/lib/strongroom)")
+	}
+	if err := checkAddr(c.HTTP.Addr, false); err != nil {
+		bad("http.addr", "%v", err)
+	}
+	if err := checkAddr(c.HTTP.RedirectAddr, true); err != nil {
+		bad("http.redirect_addr", "%v", err)
+	}
+	if c.HTTP.RedirectAddr != "" && c.HTTP.RedirectAddr == c.HTTP.Addr {
+		bad("http.redirect_addr", "must differ from http.addr (%s)", c.HTTP.Addr)
+	}
+	if err := checkAddr(c.Metrics.Addr, true); err != nil {
+		bad("metrics.addr", "%v", err)
+	}
+	if c.Metrics.Addr != "" && (c.Metrics.Addr == c.HTTP.Addr || c.Metrics.Addr == c.HTTP.RedirectAddr) {
+		bad("metrics.addr", "must differ from the HTTP listeners (%s)", c.Metrics.Addr)
+	}
+	if u := c.HTTP.PublicURL; u != "" && !strings.HasPrefix(u, "https://") {
+		bad("http.public_url", "%q must start with https://", u)
+	}
+	for i, p := range c.HTTP.TrustedProxies {
+		if _, err := ParsePrefix(p); err != nil {
+			bad(fmt.Sprintf("http.trusted_proxies[%d]", i), "%v", err)
+		}
+	}
+	for _, d := range []struct {
+		path string
+		v    yamlconf.Duration
+		min  time.Duration
+	}{
+		{"http.shutdown_timeout", c.HTTP.ShutdownTimeout, time.Second},
+		{"http.read_header_timeout", c.HTTP.ReadHeaderTimeout, time.Second},
+		{"http.idle_timeout", c.HTTP.IdleTimeout, time.Second},
+		{"http.hsts_max_age", c.HTTP.HSTSMaxAge, 0},
+	} {
+		if d.v.Std() < d.min {
+			bad(d.path, "%s is too short; use at least %s", d.v, yamlconf.Duration(d.min))
+		}
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		bad("tls.cert_file", "set both tls.cert_file and tls.key_file, or neither to use the generated certificate")
+	}
+	if c.TLS.CertFile == "" && len(c.TLS.Names) == 0 {
+		bad("tls.names", "name at least one host name or address for the generated certificate")
+	}
+	for i, n := range c.TLS.Names {
+		if !validHostName(n) {
+			bad(fmt.Sprintf("tls.names[%d]", i), "%q is neither a host name nor an IP address", n)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "%q is not a level; use debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "%q is not a format; use text or json", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) errorf(path, format string, args ...any) error {
+	if c.doc != nil && c.doc.Has(path) {
+		return c.doc.Errorf(path, format, args...)
+	}
+	return fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...))
+}
+
+// checkAddr checks a host:port listen address.
+func checkAddr(addr string, optional bool) error {
+	if addr == "" {
+		if optional {
+			return nil
+		}
+		return errors.New("a listen address is required, e.g. 127.0.0.1:8443")
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (e.g. 127.0.0.1:8443 or [::1]:8443)", addr)
+	}
+	if host != "" && host != "localhost" {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return fmt.Errorf("%q: listen on an IP address, localhost, or an empty host for all interfaces", addr)
+		}
+	}
+	var n int
+	if _, err := fmt.Sscanf(port, "%d", &n); err != nil || n < 0 || n > 65535 || fmt.Sprint(n) != port {
+		return fmt.Errorf("%q: port must be a number from 0 to 65535", addr)
+	}
+	return nil
+}
+
+// ParsePrefix accepts an IP address or a CIDR prefix.
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR prefix such as 10.0.0.0/8", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is neither an IP address nor a CIDR prefix", s)
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+func validHostName(s string) bool {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimPrefix(s, "*."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
