@@ -149,7 +149,7 @@ func (a *App) listen(cert tls.Certificate) error {
 
 	httpMetrics := newHTTPMetrics(a.metrics)
 	handler := httpMetrics.wrap(securityHeaders(mux, c.HSTSMaxAge.Std()))
-	tlsConf := serverTLSConfig(cert, tlsMinVersion(a.policy))
+	tlsConf := serverTLSConfig(cert, a.policy.TLS.Version())
 	if err := a.addServer("https", c.Addr, handler, tlsConf); err != nil {
 		return err
 	}

@@ -162,18 +162,18 @@ func TestTLSHandshakes(t *testing.T) {
 	pool := certPool(t, ta.App)
 	for _, tc := range []struct {
 		name    string
-		conf    tls.Config
+		conf    *tls.Config
 		ok      bool
 		version uint16
 	}{
-		{"TLS 1.0 refused", tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS10}, false, 0},
-		{"TLS 1.1 refused", tls.Config{MinVersion: tls.VersionTLS11, MaxVersion: tls.VersionTLS11}, false, 0},
-		{"TLS 1.2 CBC only refused", tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{
+		{"TLS 1.0 refused", &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS10}, false, 0},
+		{"TLS 1.1 refused", &tls.Config{MinVersion: tls.VersionTLS11, MaxVersion: tls.VersionTLS11}, false, 0},
+		{"TLS 1.2 CBC only refused", &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{
 			tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256}}, false, 0},
-		{"TLS 1.2 RSA key exchange refused", tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{
+		{"TLS 1.2 RSA key exchange refused", &tls.Config{MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{
 			tls.TLS_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_RSA_WITH_AES_256_GCM_SHA384}}, false, 0},
-		{"TLS 1.2 AEAD accepted", tls.Config{MaxVersion: tls.VersionTLS12}, true, tls.VersionTLS12},
-		{"TLS 1.3 preferred", tls.Config{}, true, tls.VersionTLS13},
+		{"TLS 1.2 AEAD accepted", &tls.Config{MaxVersion: tls.VersionTLS12}, true, tls.VersionTLS12},
+		{"TLS 1.3 preferred", &tls.Config{}, true, tls.VersionTLS13},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conf := tc.conf.Clone()
@@ -303,4 +303,26 @@ func TestNewRefusesInvalidPolicy(t *testing.T) {
 	if Initialized(cfg.Data) {
 		t.Error("data directory initialised although the policy was invalid")
 	}
+}
+
+// TestPolicyRaisesTLSFloor: a profile asking for TLS 1.3 refuses TLS 1.2.
+func TestPolicyRaisesTLSFloor(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Policy = filepath.Join(t.TempDir(), "tls13.yaml")
+	if err := os.WriteFile(cfg.Policy, []byte("tls:\n  min_version: \"1.3\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, out := newApp(t, cfg)
+	ta := start(t, a, out)
+	conf := &tls.Config{RootCAs: certPool(t, a), MaxVersion: tls.VersionTLS12}
+	if conn, err := tls.Dial("tcp", ta.Addr("https"), conf); err == nil {
+		conn.Close()
+		t.Fatal("TLS 1.2 handshake accepted under a TLS 1.3 policy")
+	}
+	conf.MaxVersion = 0
+	conn, err := tls.Dial("tcp", ta.Addr("https"), conf)
+	if err != nil {
+		t.Fatalf("TLS 1.3 handshake: %v", err)
+	}
+	conn.Close()
 }

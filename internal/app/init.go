@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/base32"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -123,10 +122,7 @@ func Init(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Ini
 		return nil, strongroom.E(op, err)
 	}
 
-	token, err := newBootstrapToken()
-	if err != nil {
-		return nil, strongroom.E(op, strongroom.Internal, err)
-	}
+	token := identity.NewBootstrapToken()
 	switch err := ids.SetBootstrapToken(ctx, token); {
 	case err == nil:
 		res.BootstrapToken = token
@@ -240,13 +236,4 @@ func writeSSHHostKey(path string) error {
 		return err
 	}
 	return os.Chmod(path+".pub", 0o644)
-}
-
-// newBootstrapToken returns 32 random bytes in unpadded base32.
-func newBootstrapToken() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	return "srb_" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b), nil
 }

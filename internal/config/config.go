@@ -191,13 +191,13 @@ func (c *Config) Validate() error {
 	if err := checkAddr(c.HTTP.RedirectAddr, true); err != nil {
 		bad("http.redirect_addr", "%v", err)
 	}
-	if c.HTTP.RedirectAddr != "" && c.HTTP.RedirectAddr == c.HTTP.Addr {
+	if sameListener(c.HTTP.RedirectAddr, c.HTTP.Addr) {
 		bad("http.redirect_addr", "must differ from http.addr (%s)", c.HTTP.Addr)
 	}
 	if err := checkAddr(c.Metrics.Addr, true); err != nil {
 		bad("metrics.addr", "%v", err)
 	}
-	if c.Metrics.Addr != "" && (c.Metrics.Addr == c.HTTP.Addr || c.Metrics.Addr == c.HTTP.RedirectAddr) {
+	if sameListener(c.Metrics.Addr, c.HTTP.Addr) || sameListener(c.Metrics.Addr, c.HTTP.RedirectAddr) {
 		bad("metrics.addr", "must differ from the HTTP listeners (%s)", c.Metrics.Addr)
 	}
 	if u := c.HTTP.PublicURL; u != "" && !strings.HasPrefix(u, "https://") {
@@ -275,6 +275,16 @@ func checkAddr(addr string, optional bool) error {
 		return fmt.Errorf("%q: port must be a number from 0 to 65535", addr)
 	}
 	return nil
+}
+
+// sameListener reports whether two listen addresses name the same fixed
+// port; port 0 asks for a free port and never clashes.
+func sameListener(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	_, pa, _ := net.SplitHostPort(a)
+	return a == b && pa != "0"
 }
 
 // ParsePrefix accepts an IP address or a CIDR prefix.
