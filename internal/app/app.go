@@ -106,6 +106,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	}
 	a.identity = identity.New(a.db.Identity(), logger)
 	a.identity.Now = opts.Now
+	a.identity.Policy = prof
 
 	certFile, keyFile := cfg.TLS.CertFile, cfg.TLS.KeyFile
 	if certFile == "" {

@@ -37,6 +37,7 @@ import (
 
 	"strongroom"
 	"strongroom/internal/audit"
+	"strongroom/internal/policy"
 )
 
 // Service manages tenants, users and groups. Its methods may be called from
@@ -44,6 +45,9 @@ import (
 type Service struct {
 	// Now returns the current time. If nil, time.Now is used.
 	Now func() time.Time
+	// Policy is the policy profile in force. If nil, the built-in
+	// baseline is used.
+	Policy *policy.Profile
 
 	store Store
 	log   *slog.Logger
@@ -52,6 +56,14 @@ type Service struct {
 // New returns a Service keeping its data in store and reporting to logger.
 func New(store Store, logger *slog.Logger) *Service {
 	return &Service{store: store, log: logger}
+}
+
+// policy returns the profile in force.
+func (s *Service) policy() *policy.Profile {
+	if s.Policy != nil {
+		return s.Policy
+	}
+	return policy.Baseline()
 }
 
 // now returns the current time in UTC at microsecond precision, the
@@ -73,7 +85,14 @@ func (s *Service) event(ctx context.Context, at time.Time, action string, class 
 	if p, ok := strongroom.PrincipalFrom(ctx); ok {
 		actor = audit.Actor{User: p.User, Name: p.Name}
 	}
+	client := strongroom.ClientFrom(ctx)
+	var addr string
+	if client.Addr.IsValid() {
+		addr = client.Addr.String()
+	}
 	return &audit.Event{
+		SourceAddr: addr,
+		UserAgent:  client.UserAgent,
 		Time:       at,
 		Tenant:     tenant,
 		Actor:      actor,

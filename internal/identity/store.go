@@ -34,6 +34,9 @@ type Store interface {
 // Unavailable (the store is unreachable or ctx ended).
 type Tx interface {
 	audit.Appender
+	sessionTx   // sign-in, lockout, password history and sessions: session.go
+	mfaTx       // TOTP and recovery codes: mfa.go
+	accessKeyTx // access keys for signed requests: accesskey.go
 
 	// CreateTenant stores t. It returns Conflict if a tenant with the same
 	// ID or name exists.

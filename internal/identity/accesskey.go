@@ -1,0 +1,4 @@
+package identity
+
+// accessKeyTx is the storage access keys need.
+type accessKeyTx interface{}

@@ -1,0 +1,2 @@
+-- 0002_signin: reserved; filled in by the change that introduces it.
+SELECT 1;
