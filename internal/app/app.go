@@ -107,6 +107,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	a.identity = identity.New(a.db.Identity(), logger)
 	a.identity.Now = opts.Now
 	a.identity.Policy = prof
+	if a.identity.Secrets, err = secretBoxes(a.master); err != nil {
+		return nil, err
+	}
 
 	certFile, keyFile := cfg.TLS.CertFile, cfg.TLS.KeyFile
 	if certFile == "" {
@@ -120,6 +123,20 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		return nil, err
 	}
 	return a, nil
+}
+
+// secretBoxes derives the identity service's secret boxes from the master
+// key.
+func secretBoxes(m *keys.MasterKey) (identity.Secrets, error) {
+	totp, err := m.SecretBox("totp")
+	if err != nil {
+		return identity.Secrets{}, err
+	}
+	ak, err := m.SecretBox("access-key")
+	if err != nil {
+		return identity.Secrets{}, err
+	}
+	return identity.Secrets{TOTP: totp, AccessKey: ak}, nil
 }
 
 // checkDataDir refuses a data directory that other users can enter.

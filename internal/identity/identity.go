@@ -48,6 +48,10 @@ type Service struct {
 	// Policy is the policy profile in force. If nil, the built-in
 	// baseline is used.
 	Policy *policy.Profile
+	// Secrets encrypts the secrets the service keeps (TOTP seeds and
+	// access-key secrets) under the master key. Required for MFA and
+	// access keys.
+	Secrets Secrets
 
 	store Store
 	log   *slog.Logger
@@ -56,6 +60,19 @@ type Service struct {
 // New returns a Service keeping its data in store and reporting to logger.
 func New(store Store, logger *slog.Logger) *Service {
 	return &Service{store: store, log: logger}
+}
+
+// Sealer encrypts small secrets bound to associated data; keys.SecretBox
+// implements it.
+type Sealer interface {
+	Seal(plaintext, ad []byte) []byte
+	Open(sealed, ad []byte) ([]byte, error)
+}
+
+// Secrets holds one Sealer per kind of secret, each under its own key.
+type Secrets struct {
+	TOTP      Sealer
+	AccessKey Sealer
 }
 
 // policy returns the profile in force.
