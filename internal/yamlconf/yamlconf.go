@@ -15,6 +15,7 @@ import (
 	"io"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -263,7 +264,19 @@ func (d *Doc) decodeError(err error) error {
 	if errors.As(err, &te) {
 		msgs := make([]string, len(te.Errors))
 		for i, m := range te.Errors {
-			msgs[i] = d.name() + ":" + strings.TrimPrefix(m, "line ")
+			// "line 4: cannot unmarshal ..." -> "f.yaml:4: key.path: cannot unmarshal ..."
+			rest := strings.TrimPrefix(m, "line ")
+			num, msg, ok := strings.Cut(rest, ": ")
+			line, err := strconv.Atoi(num)
+			if !ok || err != nil {
+				msgs[i] = d.name() + ": " + m
+				continue
+			}
+			if p := d.pathAt(line); p != "" {
+				msgs[i] = fmt.Sprintf("%s:%d: %s: %s", d.name(), line, p, msg)
+			} else {
+				msgs[i] = fmt.Sprintf("%s:%d: %s", d.name(), line, msg)
+			}
 		}
 		return errors.New(strings.Join(msgs, "\n"))
 	}

@@ -51,7 +51,7 @@ func TestDecodeErrors(t *testing.T) {
 		want      []string
 	}{
 		{"unknown key", "name: x\ninner:\n  sise: 3\n", []string{"f.yaml:3:", "inner.sise", `unknown key "sise"`, "size, timeout"}},
-		{"type mismatch", "inner:\n  size: ten\n", []string{"f.yaml:2:", "ten"}},
+		{"type mismatch", "inner:\n  size: ten\n", []string{"f.yaml:2:", "inner.size", "ten"}},
 		{"bad duration", "inner:\n  timeout: 5 minutes\n", []string{"f.yaml:2:", "inner.timeout", "invalid duration"}},
 		{"duration without unit", "inner:\n  timeout: 30\n", []string{"f.yaml:2:", "no unit"}},
 		{"negative days", "inner:\n  timeout: -1d\n", []string{"f.yaml:2:", "invalid duration"}},
