@@ -12,10 +12,11 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"strongroom/internal/identity"
 )
 
 // Check is one readiness check. Func returns nil when the dependency works.
@@ -26,22 +27,48 @@ type Check struct {
 
 // Server is the HTTP front end of the management API.
 type Server struct {
-	log    *slog.Logger
-	checks []Check
+	log        *slog.Logger
+	ids        *identity.Service
+	clientAddr ClientAddr
+	checks     []Check
 
 	// CheckTimeout bounds each readiness check; zero means two seconds.
 	CheckTimeout time.Duration
+	// Now returns the current time. If nil, time.Now is used.
+	Now func() time.Time
 }
 
-// New returns a Server that reports readiness from checks.
-func New(logger *slog.Logger, checks []Check) *Server {
-	return &Server{log: logger, checks: checks}
+// New returns a Server over the identity service. clientAddr tells the
+// client's address from the connection (OPS-4); checks report readiness.
+func New(logger *slog.Logger, ids *identity.Service, clientAddr ClientAddr, checks []Check) *Server {
+	return &Server{log: logger, ids: ids, clientAddr: clientAddr, checks: checks}
 }
 
-// Register adds the server's routes to mux.
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// Register adds the server's routes to mux. State-changing requests from
+// browsers are refused unless they come from Strongroom's own origin
+// (cross-site request forgery protection); the command-line client sends no
+// browser headers and is unaffected.
 func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
+	api := http.NewServeMux()
+	for _, rt := range s.Routes() {
+		s.mount(api, rt)
+	}
+	mux.Handle("/api/", http.NewCrossOriginProtection().Handler(api))
+}
+
+// Routes returns the route table of the API; tests derive the
+// authorisation matrix from it.
+func (s *Server) Routes() []route {
+	return append(s.identityRoutes(), s.selfRoutes()...)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -78,9 +105,3 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, code, res)
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
-}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -155,15 +156,24 @@ func checkDataDir(dir string) error {
 // listen binds the HTTPS, redirect and metrics listeners.
 func (a *App) listen(cert tls.Certificate) error {
 	c := a.cfg.HTTP
-	ready := api.New(a.log, []api.Check{
+	var trusted []netip.Prefix
+	for _, p := range c.TrustedProxies {
+		pfx, err := config.ParsePrefix(p)
+		if err != nil {
+			return strongroom.E("app.listen", strongroom.Invalid, err)
+		}
+		trusted = append(trusted, pfx)
+	}
+	apiServer := api.New(a.log, a.identity, api.NewClientAddr(trusted), []api.Check{
 		{Name: "database", Func: a.db.Ping},
 		{Name: "keys", Func: func(context.Context) error {
 			_, err := keys.LoadMasterKeyFile(layout{a.cfg.Data}.masterKey())
 			return err
 		}},
 	})
+	apiServer.Now = a.now
 	mux := http.NewServeMux()
-	ready.Register(mux)
+	apiServer.Register(mux)
 
 	httpMetrics := newHTTPMetrics(a.metrics)
 	handler := httpMetrics.wrap(securityHeaders(mux, c.HSTSMaxAge.Std()))

@@ -62,7 +62,9 @@ func (e *env) rootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.AddCommand(e.initCommand(), e.serveCommand(), e.policyCommand())
+	root.PersistentFlags().StringP("output", "o", "text", "output format: text or json")
+	root.AddCommand(e.initCommand(), e.serveCommand(), e.policyCommand(),
+		e.loginCommand(), e.logoutCommand(), e.tenantCommand(), e.userCommand(), e.groupCommand())
 	return root
 }
 

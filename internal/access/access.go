@@ -1,0 +1,161 @@
+// Package access decides what a principal may do. Every transport asks
+// Decide before it acts, through one route table per transport, so that no
+// handler, query or SFTP path makes a check of its own (ACC-1, ACC-2).
+//
+// # Roles
+//
+//   - Operator: the platform administrator. Manages tenants and any
+//     tenant's users and groups, and alone changes security settings
+//     (ACC-2). Reaching tenant data needs a support grant (ACC-7), which
+//     comes with the data plane.
+//   - Tenant administrator ("admin"): manages the users, groups and
+//     restrictions of its own tenant.
+//   - Member: manages its own password, second factor, sessions and keys.
+//   - Auditor: reads its tenant's users, groups and audit trail.
+//
+// A principal of one tenant is never allowed anything on another tenant's
+// resources (ACC-1): Decide refuses before looking at roles.
+package access
+
+import (
+	"fmt"
+
+	"strongroom"
+)
+
+// Action names an operation; the audit trail uses the same names.
+type Action string
+
+// Actions on identity resources.
+const (
+	TenantCreate Action = "tenant.create"
+	TenantRead   Action = "tenant.read"
+	TenantAdmin  Action = "tenant.admin" // tenant-wide settings such as the network allow-list
+
+	UserCreate        Action = "user.create"
+	UserRead          Action = "user.read"
+	UserSuspend       Action = "user.suspend"
+	UserUnlock        Action = "user.unlock"
+	UserResetPassword Action = "user.reset_password"
+	UserRestrict      Action = "user.set_restrictions"
+	UserManageSSHKeys Action = "user.ssh_keys"
+	UserMakeOperator  Action = "user.make_operator"
+
+	GroupCreate  Action = "group.create"
+	GroupRead    Action = "group.read"
+	GroupMembers Action = "group.members"
+
+	// Self-service actions: on the principal's own account only.
+	SelfRead     Action = "self.read"
+	SelfPassword Action = "self.password"
+	SelfMFA      Action = "self.mfa"
+	SelfSessions Action = "self.sessions"
+	SelfKeys     Action = "self.keys"
+)
+
+// Resource is what an action is done to. Tenant is the tenant that owns it
+// ("" for platform-wide resources); Owner is the user it belongs to, for
+// self-service resources.
+type Resource struct {
+	Kind   string
+	Tenant strongroom.TenantID
+	Owner  strongroom.UserID
+	Name   string
+}
+
+func (r Resource) String() string {
+	if r.Name != "" {
+		return fmt.Sprintf("%s %q", r.Kind, r.Name)
+	}
+	return r.Kind
+}
+
+// Decision is the answer of Decide. Reason is safe to show to the caller;
+// Clause names the requirement behind a denial.
+type Decision struct {
+	Allow  bool
+	Reason string
+	Clause string
+}
+
+// Err returns nil for an allowed decision and a Permission error carrying
+// the reason and clause otherwise.
+func (d Decision) Err(op string) error {
+	if d.Allow {
+		return nil
+	}
+	return strongroom.Denied(op, d.Clause, d.Reason)
+}
+
+func allow(reason string) Decision { return Decision{Allow: true, Reason: reason} }
+
+func deny(clause, format string, args ...any) Decision {
+	return Decision{Reason: fmt.Sprintf(format, args...), Clause: clause}
+}
+
+// Roles of a principal within its tenant.
+const (
+	RoleMember  = "member"
+	RoleAdmin   = "admin"
+	RoleAuditor = "auditor"
+)
+
+// Decide returns whether p may perform a on r. It is a pure function of its
+// arguments and safe for concurrent use.
+func Decide(p strongroom.Principal, a Action, r Resource) Decision {
+	if p.User == "" {
+		return deny("IAM-1", "sign in first")
+	}
+	// Platform-wide actions are the operators' alone.
+	switch a {
+	case TenantCreate, UserMakeOperator:
+		if p.Operator {
+			return allow("operator")
+		}
+		return deny("ACC-2", "only a platform operator may %s", verb(a))
+	}
+	if p.Operator {
+		return allow("operator")
+	}
+	if r.Tenant != "" && r.Tenant != p.Tenant {
+		// Say nothing that confirms the resource exists (ACC-1).
+		return deny("ACC-1", "%s not found", r.Kind)
+	}
+	switch a {
+	case SelfRead, SelfPassword, SelfMFA, SelfSessions, SelfKeys:
+		if r.Owner == p.User {
+			return allow("own account")
+		}
+		if p.Role == RoleAdmin && (a == SelfRead || a == SelfSessions || a == SelfKeys) {
+			return allow("tenant administrator")
+		}
+		return deny("ACC-2", "you may %s only for your own account", verb(a))
+	case TenantRead, UserRead, GroupRead:
+		if p.Role == RoleAdmin || p.Role == RoleAuditor || (a == UserRead && r.Owner == p.User) {
+			return allow(p.Role)
+		}
+		return deny("ACC-2", "%s needs the tenant administrator or auditor role", verb(a))
+	case TenantAdmin, UserCreate, UserSuspend, UserUnlock, UserResetPassword, UserRestrict, UserManageSSHKeys, GroupCreate, GroupMembers:
+		if p.Role == RoleAdmin {
+			return allow("tenant administrator")
+		}
+		return deny("ACC-2", "%s needs the tenant administrator role", verb(a))
+	}
+	return deny("ACC-2", "action %s is not permitted", a)
+}
+
+var verbs = map[Action]string{
+	TenantCreate: "create tenants", TenantRead: "read the tenant", TenantAdmin: "change tenant settings",
+	UserCreate: "create users", UserRead: "read users", UserSuspend: "suspend users", UserUnlock: "unlock users",
+	UserResetPassword: "reset passwords", UserRestrict: "set login restrictions", UserManageSSHKeys: "manage SSH keys",
+	UserMakeOperator: "create operators", GroupCreate: "create groups", GroupRead: "read groups",
+	GroupMembers: "change group members", SelfRead: "read account details", SelfPassword: "change the password",
+	SelfMFA: "manage second factors", SelfSessions: "manage sessions", SelfKeys: "manage access keys",
+}
+
+func verb(a Action) string {
+	if v, ok := verbs[a]; ok {
+		return v
+	}
+	return string(a)
+}
