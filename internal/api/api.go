@@ -68,7 +68,11 @@ func (s *Server) Register(mux *http.ServeMux) {
 // Routes returns the route table of the API; tests derive the
 // authorisation matrix from it.
 func (s *Server) Routes() []route {
-	return append(s.identityRoutes(), s.selfRoutes()...)
+	var rs []route
+	for _, part := range [][]route{s.identityRoutes(), s.selfRoutes(), s.restrictRoutes()} {
+		rs = append(rs, part...)
+	}
+	return rs
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

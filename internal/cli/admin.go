@@ -162,6 +162,7 @@ func (e *env) userCommand() *cobra.Command {
 		suspend,
 		userAction("unlock NAME", "Lift a lockout (IAM-4)", "unlock", func() (any, error) { return map[string]string{}, nil }),
 		reset,
+		e.setRestrictionsCommand(),
 	)
 	return cmd
 }

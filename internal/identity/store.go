@@ -37,6 +37,7 @@ type Tx interface {
 	sessionTx   // sign-in, lockout, password history and sessions: session.go
 	mfaTx       // TOTP and recovery codes: mfa.go
 	accessKeyTx // access keys for signed requests: accesskey.go
+	restrictTx  // login restrictions: restrict.go
 
 	// CreateTenant stores t. It returns Conflict if a tenant with the same
 	// ID or name exists.
