@@ -29,6 +29,7 @@ func (s *Server) identityRoutes() []route {
 		{method: "POST", pattern: "/api/v1/users/{user}/suspend", action: access.UserSuspend, resource: s.userResource, handle: s.suspendUser},
 		{method: "POST", pattern: "/api/v1/users/{user}/unlock", action: access.UserUnlock, resource: s.userResource, handle: s.unlockUser},
 		{method: "POST", pattern: "/api/v1/users/{user}/reset-password", action: access.UserResetPassword, resource: s.userResource, handle: s.resetPassword},
+		{method: "POST", pattern: "/api/v1/users/{user}/ssh-keys", action: access.UserManageSSHKeys, resource: s.userResource, handle: s.addSSHKey},
 
 		{method: "POST", pattern: "/api/v1/groups", action: access.GroupCreate, resource: s.tenantScoped("group"), handle: s.createGroup},
 		{method: "GET", pattern: "/api/v1/groups", action: access.GroupRead, resource: s.tenantScoped("group"), handle: s.listGroups},

@@ -163,6 +163,7 @@ func (e *env) userCommand() *cobra.Command {
 		userAction("unlock NAME", "Lift a lockout (IAM-4)", "unlock", func() (any, error) { return map[string]string{}, nil }),
 		reset,
 		e.setRestrictionsCommand(),
+		e.addSSHKeyCommand(),
 	)
 	return cmd
 }

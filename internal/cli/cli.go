@@ -64,7 +64,8 @@ func (e *env) rootCommand() *cobra.Command {
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.PersistentFlags().StringP("output", "o", "text", "output format: text or json")
 	root.AddCommand(e.initCommand(), e.serveCommand(), e.policyCommand(),
-		e.loginCommand(), e.logoutCommand(), e.tenantCommand(), e.userCommand(), e.groupCommand())
+		e.loginCommand(), e.logoutCommand(), e.tenantCommand(), e.userCommand(), e.groupCommand(),
+		e.keyCommand(), e.mfaCommand())
 	return root
 }
 

@@ -1,13 +1,14 @@
 // Package identity manages who may use Strongroom: tenants, their users and
-// groups, and the one-time bootstrap token that creates the first
-// administrator.
+// groups, passwords, sign-in with lockout, sessions, and the one-time
+// bootstrap token that creates the first administrator.
 //
 // # Rules live here
 //
 // [Service] validates input, generates IDs and timestamps, and records every
 // change as an audit event in the same store transaction as the change
 // itself (see package audit). Stores only keep what they are given, so the
-// SQLite and PostgreSQL stores behave alike.
+// SQLite and PostgreSQL stores behave alike. Every number a rule uses comes
+// from the policy profile in force ([Service.Policy]).
 //
 // # Tenants
 //
@@ -16,12 +17,42 @@
 // and the stores' schemas make it impossible. User names are unique across
 // the platform, ignoring case, because signing in names no tenant.
 //
+// # Passwords
+//
+// Passwords are stored only as argon2id hashes in the PHC string format,
+// with the profile's cost parameters and a random salt (IAM-3); a hash made
+// with other parameters is replaced at the next successful sign-in. Hashing
+// is bounded to a few at a time, since each takes the profile's memory. A
+// new password must meet every rule of the profile (IAM-2): lengths,
+// composition, not the user name or e-mail address, none of the user's
+// last passwords, and not on the embedded list of common and breached
+// passwords (see passwordlist/README.md). A refusal lists every rule broken.
+//
+// # Sign-in and lockout
+//
+// [Service.SignIn] verifies the password outside any transaction, then
+// decides in one: failures are counted, locks imposed and lifted, and
+// sessions created atomically, so that concurrent attempts can never be
+// counted past the profile's threshold (IAM-4). Unknown users, suspended
+// and locked accounts and wrong passwords all get the same answer and take
+// the same time; only the audit trail records which it was. Login
+// restrictions (IAM-7), the business-use notice (IAM-8), second factors
+// (IAM-6) and dormant accounts (ACC-6) are checked in the same transaction.
+//
+// # Sessions
+//
+// Sessions are kept on the server (IAM-9). The client holds a random token
+// of which only a SHA-256 hash is stored; a session ends when it has been
+// idle or alive for longer than the profile allows, when its user signs
+// out, is suspended, or has the password reset.
+//
 // # Bootstrap
 //
-// A fresh install has no usable account (IAM-5). strongroom init creates the
-// default tenant and sets a one-time bootstrap token, of which only a
-// SHA-256 hash is stored; [Service.Bootstrap] uses the token once to create
-// the first administrator.
+// A fresh install has no usable account (IAM-5), and no one can sign in
+// until strongroom init has created the default tenant and set a one-time
+// bootstrap token, of which only a SHA-256 hash is stored, and
+// [Service.Bootstrap] has used the token once to create the first
+// administrator.
 package identity
 
 import (
@@ -40,8 +71,8 @@ import (
 	"strongroom/internal/policy"
 )
 
-// Service manages tenants, users and groups. Its methods may be called from
-// several goroutines at once.
+// Service manages tenants, users, groups, passwords and sessions. Its
+// methods may be called from several goroutines at once.
 type Service struct {
 	// Now returns the current time. If nil, time.Now is used.
 	Now func() time.Time
@@ -52,9 +83,22 @@ type Service struct {
 	// access-key secrets) under the master key. Required for MFA and
 	// access keys.
 	Secrets Secrets
+	// HashConcurrency bounds how many passwords are hashed at once, so
+	// that a burst of sign-ins can neither exhaust memory (each hash
+	// takes the profile's argon2id memory) nor starve other requests of
+	// CPU. If 0, the number of CPUs is used.
+	HashConcurrency int
+	// HashWait is how long a sign-in waits for its turn to hash before
+	// it fails with Unavailable. If 0, 5 seconds.
+	HashWait time.Duration
+	// OnLockout, if set, is called after a lock or an unlock of a user
+	// ID has been committed, so that administrators can be told at once
+	// (IAM-4, AUD-7). It must not block.
+	OnLockout func(ctx context.Context, u *User, l Lockout, locked bool)
 
-	store Store
-	log   *slog.Logger
+	hashing hashLimiter
+	store   Store
+	log     *slog.Logger
 }
 
 // New returns a Service keeping its data in store and reporting to logger.

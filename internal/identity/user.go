@@ -51,8 +51,8 @@ type User struct {
 	PasswordHash       string // encoded one-way hash (IAM-3); never logged
 	PasswordChangedAt  time.Time
 	MustChangePassword bool
-	FailedSignIns      int       // consecutive failures since the last success (IAM-4)
-	LockedUntil        time.Time // sign-in refused until then (IAM-4)
+	FailedSignIns      int       // failures since the last successful sign-in, from anywhere (IAM-4)
+	LockedUntil        time.Time // end of the latest lock, from any network; LockedForever while a permanent lock lasts (IAM-4)
 	LastSignIn         time.Time
 }
 
@@ -183,7 +183,9 @@ func (s *Service) createUser(ctx context.Context, tx Tx, now time.Time, tenant s
 }
 
 // SuspendUser stops a user from signing in, for example when they leave or
-// no longer need access (ACC-6). reason is recorded in the audit trail.
+// no longer need access (ACC-6); their sessions and access keys end at
+// once, in the same transaction (IAM-9). reason is recorded in the audit
+// trail.
 // Suspending a suspended user changes nothing and records nothing. It
 // returns NotFound if there is no such user and Conflict if the user was
 // offboarded.
@@ -213,7 +215,13 @@ func (s *Service) SuspendUser(ctx context.Context, id strongroom.UserID, reason 
 		if reason != "" {
 			details = map[string]string{"reason": reason}
 		}
-		return tx.AppendEvent(ctx, s.event(ctx, now, "user.suspend", audit.ClassAccountChange, u.Tenant, string(u.ID), details))
+		if err := tx.AppendEvent(ctx, s.event(ctx, now, "user.suspend", audit.ClassAccountChange, u.Tenant, string(u.ID), details)); err != nil {
+			return err
+		}
+		if _, err := s.endSessions(ctx, tx, u, now, endSuspended, nil); err != nil {
+			return err
+		}
+		return s.disableAccessKeys(ctx, tx, u.ID, now)
 	})
 	if err != nil {
 		return nil, wrap(op, err)
