@@ -70,6 +70,35 @@ type server struct {
 // every listener. Nothing is served until Run. On error nothing is left
 // open.
 func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options) (_ *App, err error) {
+	a, err := open(ctx, cfg, logger, opts, true)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	l := layout{cfg.Data}
+	certFile, keyFile := cfg.TLS.CertFile, cfg.TLS.KeyFile
+	if certFile == "" {
+		certFile, keyFile = l.tlsCert(), l.tlsKey()
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, strongroom.E("app.New", strongroom.Invalid, fmt.Sprintf("load TLS certificate %s", certFile), err)
+	}
+	if err := a.listen(cert); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// open does the part of New that every command working on a data
+// directory needs: configuration and policy checked, keys loaded, database
+// opened, services built. With initialise, a missing data directory is
+// created first.
+func open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Options, initialise bool) (_ *App, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, strongroom.E("app.New", strongroom.Invalid, "invalid configuration", err)
 	}
@@ -88,8 +117,10 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 			a.Close()
 		}
 	}()
-
 	if !Initialized(cfg.Data) {
+		if !initialise {
+			return nil, strongroom.E("app.open", strongroom.NotFound, fmt.Sprintf("%s is not a Strongroom data directory; run strongroom init --data %s", cfg.Data, cfg.Data))
+		}
 		logger.Info("initialising new data directory", "dir", cfg.Data)
 		if _, err := Init(ctx, cfg, logger, InitOptions{Out: opts.Out, Now: opts.Now}); err != nil {
 			return nil, err
@@ -111,19 +142,21 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if a.identity.Secrets, err = secretBoxes(a.master); err != nil {
 		return nil, err
 	}
+	return a, nil
+}
 
-	certFile, keyFile := cfg.TLS.CertFile, cfg.TLS.KeyFile
-	if certFile == "" {
-		certFile, keyFile = l.tlsCert(), l.tlsKey()
-	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+// Bootstrap creates the first administrator of the data directory in cfg
+// with the one-time token printed by init (IAM-5). It works on the
+// database directly, so it runs on the server's machine, whether or not the
+// server is running.
+func Bootstrap(ctx context.Context, cfg *config.Config, logger *slog.Logger, token string, spec identity.UserSpec, password string) (*identity.User, error) {
+	a, err := open(ctx, cfg, logger, Options{}, false)
 	if err != nil {
-		return nil, strongroom.E("app.New", strongroom.Invalid, fmt.Sprintf("load TLS certificate %s", certFile), err)
-	}
-	if err := a.listen(cert); err != nil {
 		return nil, err
 	}
-	return a, nil
+	defer a.Close()
+	ctx = strongroom.WithClient(ctx, strongroom.Client{Protocol: "cli", UserAgent: "strongroom admin bootstrap"})
+	return a.identity.Bootstrap(ctx, token, spec, password)
 }
 
 // secretBoxes derives the identity service's secret boxes from the master

@@ -254,16 +254,33 @@ var errBadToken = errors.New("bootstrap token is not valid")
 // token is wrong, used or was never set (an attempt recorded as a failure
 // event, AUD-1), NotFound if the default tenant does not exist, and Conflict
 // if an operator exists already.
-func (s *Service) Bootstrap(ctx context.Context, token string, spec UserSpec) (*User, error) {
+//
+// password becomes the administrator's password; it must meet the profile's
+// rules and, being the administrator's own choice, need not be changed at
+// the first sign-in. It is checked and hashed before the token is spent, so
+// a refused password leaves the token usable.
+func (s *Service) Bootstrap(ctx context.Context, token string, spec UserSpec, password string) (*User, error) {
 	const op = "identity.Bootstrap"
 	spec.Role, spec.Operator = RoleAdmin, true
 	if err := spec.validate(op); err != nil {
 		return nil, err
 	}
+	pp := s.policy().Password
+	vs, err := passwordViolations(pp, &User{Name: spec.Name, Email: spec.Email}, password)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	if len(vs) > 0 {
+		return nil, refusePassword(op, vs)
+	}
+	pwHash, err := s.hashPassword(ctx, password, pp.Argon2id)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
 	hash := sha256.Sum256([]byte(token))
 	now := s.now()
 	var u *User
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err = s.store.Update(ctx, func(tx Tx) error {
 		stored, err := tx.FindBootstrapTokenHash(ctx)
 		if strongroom.Is(err, strongroom.NotFound) {
 			return errBadToken
@@ -287,7 +304,11 @@ func (s *Service) Bootstrap(ctx context.Context, token string, spec UserSpec) (*
 		if err := tx.AppendEvent(ctx, s.event(ctx, now, "bootstrap.token.use", audit.ClassAuthentication, "", "", nil)); err != nil {
 			return err
 		}
-		u, err = s.createUser(ctx, tx, now, t.ID, spec)
+		if u, err = s.createUser(ctx, tx, now, t.ID, spec); err != nil {
+			return err
+		}
+		must := false
+		u, err = tx.UpdateUser(ctx, u.ID, UserUpdate{UpdatedAt: now, PasswordHash: &pwHash, PasswordChangedAt: &now, MustChangePassword: &must})
 		return err
 	})
 	if errors.Is(err, errBadToken) {

@@ -356,7 +356,7 @@ func TestBootstrap(t *testing.T) {
 	})
 	t.Run("wrong token", func(t *testing.T) {
 		before := f.lastSeq(t)
-		_, err := f.svc.Bootstrap(ctx, token+"x", identity.UserSpec{Name: "root"})
+		_, err := f.svc.Bootstrap(ctx, token+"x", identity.UserSpec{Name: "root"}, "correct horse battery staple")
 		if !strongroom.Is(err, strongroom.Unauthenticated) {
 			t.Fatalf("Bootstrap(wrong token) = %v, want Unauthenticated", err)
 		}
@@ -371,17 +371,22 @@ func TestBootstrap(t *testing.T) {
 	})
 	t.Run("bad spec", func(t *testing.T) {
 		before := f.lastSeq(t)
-		_, err := f.svc.Bootstrap(ctx, token, identity.UserSpec{Name: "ro ot"})
+		_, err := f.svc.Bootstrap(ctx, token, identity.UserSpec{Name: "ro ot"}, "correct horse battery staple")
 		checkResult(t, f, before, err, strongroom.Invalid, "contains ' '", "")
+	})
+	t.Run("weak password keeps the token", func(t *testing.T) {
+		before := f.lastSeq(t)
+		_, err := f.svc.Bootstrap(ctx, token, identity.UserSpec{Name: "root"}, "short")
+		checkResult(t, f, before, err, strongroom.Invalid, "IAM-2", "")
 	})
 	t.Run("use", func(t *testing.T) {
 		before := f.lastSeq(t)
-		u, err := f.svc.Bootstrap(ctx, token, identity.UserSpec{Name: "root", Email: "root@example.com"})
+		u, err := f.svc.Bootstrap(ctx, token, identity.UserSpec{Name: "root", Email: "root@example.com"}, "correct horse battery staple")
 		if err != nil {
 			t.Fatal(err)
 		}
 		def, _ := f.svc.FindTenantByName(ctx, strongroom.DefaultTenant)
-		if !u.Operator || u.Role != identity.RoleAdmin || u.Tenant != def.ID || u.Status != identity.StatusActive {
+		if !u.Operator || u.Role != identity.RoleAdmin || u.Tenant != def.ID || u.Status != identity.StatusActive || u.MustChangePassword || u.PasswordHash == "" {
 			t.Errorf("Bootstrap = %+v; want an active operator and admin of %s", u, def.ID)
 		}
 		var actions []string
@@ -393,7 +398,7 @@ func TestBootstrap(t *testing.T) {
 		}
 	})
 	t.Run("use again", func(t *testing.T) {
-		_, err := f.svc.Bootstrap(ctx, token, identity.UserSpec{Name: "root2"})
+		_, err := f.svc.Bootstrap(ctx, token, identity.UserSpec{Name: "root2"}, "correct horse battery staple")
 		if !strongroom.Is(err, strongroom.Unauthenticated) {
 			t.Errorf("second Bootstrap = %v, want Unauthenticated", err)
 		}
