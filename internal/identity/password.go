@@ -369,11 +369,20 @@ const errWrongCurrent = "the current password is wrong"
 func (s *Service) ChangePassword(ctx context.Context, id strongroom.UserID, current, password string) error {
 	const op = "identity.ChangePassword"
 	p := s.policy()
+	network := lockoutNetwork(p.Lockout.Scope, strongroom.ClientFrom(ctx).Addr)
 	var u *User
 	var history []string
+	locked := false
 	err := s.store.View(ctx, func(tx Tx) (err error) {
-		if u, err = tx.FindUserByID(ctx, id); err != nil || p.Password.History == 0 {
+		if u, err = tx.FindUserByID(ctx, id); err != nil {
 			return err
+		}
+		l, err := s.loadLockout(ctx, tx, id, network, s.now())
+		if err != nil {
+			return err
+		}
+		if locked = l.Locked(s.now()); p.Password.History == 0 {
+			return nil
 		}
 		history, err = tx.FindPasswordHistory(ctx, id, p.Password.History)
 		return err
@@ -388,7 +397,9 @@ func (s *Service) ChangePassword(ctx context.Context, id strongroom.UserID, curr
 	if err != nil {
 		return wrap(op, err)
 	}
-	if !ok {
+	if !ok || locked {
+		// While locked, even the right password gets this answer, so
+		// that the rules of the new one cannot tell it was right.
 		return s.wrongCurrentPassword(ctx, op, u)
 	}
 	vs, err := passwordViolations(p.Password, u, password)
@@ -412,8 +423,6 @@ func (s *Service) ChangePassword(ctx context.Context, id strongroom.UserID, curr
 		return wrap(op, err)
 	}
 	now := s.now()
-	network := lockoutNetwork(p.Lockout.Scope, strongroom.ClientFrom(ctx).Addr)
-	locked := false
 	err = s.store.Update(ctx, func(tx Tx) error {
 		old := u.PasswordHash
 		var err error

@@ -199,9 +199,13 @@ func TestChangePasswordWrongCurrent(t *testing.T) {
 	if ls := e.lockouts(t, e.alice.ID); len(ls) != 1 || !ls[0].Locked(e.clock.Now()) {
 		t.Fatalf("lockouts = %+v; want locked after %d wrong current passwords", ls, e.p.Lockout.Threshold)
 	}
-	err := e.svc.ChangePassword(ctx, e.alice.ID, alicePassword, "a brand new passphrase")
-	if !strongroom.Is(err, strongroom.Unauthenticated) {
-		t.Errorf("ChangePassword while locked = %v; want Unauthenticated", err)
+	for _, next := range []string{"a brand new passphrase", "short"} {
+		// Even a new password that breaks a rule gets the answer of a
+		// wrong current one: the refusal must not tell it was right.
+		err := e.svc.ChangePassword(ctx, e.alice.ID, alicePassword, next)
+		if !strongroom.Is(err, strongroom.Unauthenticated) || !strings.Contains(err.Error(), "the current password is wrong") {
+			t.Errorf("ChangePassword(right current, %q) while locked = %v; want Unauthenticated", next, err)
+		}
 	}
 	if _, err := e.signIn("192.0.2.1", "alice", alicePassword); err == nil {
 		t.Error("sign-in accepted while locked")
