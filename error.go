@@ -20,6 +20,7 @@ const (
 	Unauthenticated             // the caller could not be identified
 	Unavailable                 // a dependency is down; retrying later may work
 	Internal                    // a bug or an unexpected failure
+	Throttled                   // too many requests from the caller; retry later
 )
 
 var kindNames = [...]string{
@@ -31,6 +32,7 @@ var kindNames = [...]string{
 	Unauthenticated: "unauthenticated",
 	Unavailable:     "unavailable",
 	Internal:        "internal error",
+	Throttled:       "too many requests",
 }
 
 func (k Kind) String() string {

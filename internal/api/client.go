@@ -31,6 +31,7 @@ var kindOfCode = map[string]strongroom.Kind{
 	"unauthenticated":   strongroom.Unauthenticated,
 	"unavailable":       strongroom.Unavailable,
 	"internal":          strongroom.Internal,
+	"too_many_requests": strongroom.Throttled,
 }
 
 // Do sends one request with in as its JSON body (nil for none) and decodes

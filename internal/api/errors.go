@@ -25,6 +25,8 @@ func statusOf(k strongroom.Kind) int {
 		return http.StatusUnauthorized
 	case strongroom.Unavailable:
 		return http.StatusServiceUnavailable
+	case strongroom.Throttled:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }
@@ -46,6 +48,7 @@ var codes = map[strongroom.Kind]string{
 	strongroom.Permission:      "permission_denied",
 	strongroom.Unauthenticated: "unauthenticated",
 	strongroom.Unavailable:     "unavailable",
+	strongroom.Throttled:       "too_many_requests",
 }
 
 // writeError answers with err. Internal errors show only "internal error"
@@ -69,6 +72,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 			}
 		}
 		s.log.DebugContext(r.Context(), "request refused", "method", r.Method, "path", r.URL.Path, "request_id", b.Error.RequestID, "err", err)
+	}
+	if kind == strongroom.Throttled {
+		w.Header().Set("Retry-After", "60")
 	}
 	if kind == strongroom.Unauthenticated {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="strongroom"`)

@@ -87,7 +87,7 @@ func exitCode(err error) int {
 		return 4
 	case strongroom.Conflict:
 		return 5
-	case strongroom.Unavailable:
+	case strongroom.Unavailable, strongroom.Throttled:
 		return 6
 	}
 	if isCobraUsage(err) {

@@ -96,9 +96,10 @@ type Service struct {
 	// (IAM-4, AUD-7). It must not block.
 	OnLockout func(ctx context.Context, u *User, l Lockout, locked bool)
 
-	hashing hashLimiter
-	store   Store
-	log     *slog.Logger
+	hashing  hashLimiter
+	store    Store
+	log      *slog.Logger
+	throttle sourceThrottle // failed sign-ins per source network
 }
 
 // New returns a Service keeping its data in store and reporting to logger.

@@ -96,6 +96,9 @@ const signInFailed = "sign-in failed: wrong user name or password"
 func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult, error) {
 	a := &attempt{s: s, req: req, p: s.policy(), client: strongroom.ClientFrom(ctx)}
 	a.network = lockoutNetwork(a.p.Lockout.Scope, a.client.Addr)
+	if err := s.checkSourceThrottle(ctx, req.Name, a.client); err != nil {
+		return nil, err
+	}
 
 	err := s.store.View(ctx, func(tx Tx) error {
 		ops, err := tx.FindUsers(ctx, UserFilter{OperatorsOnly: true, Limit: 1})
@@ -147,6 +150,7 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 		s.alertLockout(ctx, a.user, l, true)
 	}
 	if a.err != nil {
+		s.countSourceFailure(a.client)
 		s.log.InfoContext(ctx, "sign-in refused", "user_name", auditName(req.Name), "reason", a.reason, "client", a.client.Addr)
 		return nil, a.err
 	}

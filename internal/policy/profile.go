@@ -99,6 +99,13 @@ type LockoutPolicy struct {
 	Duration      yamlconf.Duration `yaml:"duration"`
 	BackoffFactor float64           `yaml:"backoff_factor"`
 	MaxDuration   yamlconf.Duration `yaml:"max_duration"`
+	// SourceLimit is how many failed sign-ins one source network (a /24
+	// for IPv4, a /64 for IPv6) may make, across all accounts, within
+	// SourceWindow before its further attempts are refused unchecked
+	// until the window has passed; 0 turns the throttle off. It stops one
+	// address from trying a few passwords against many accounts.
+	SourceLimit  int               `yaml:"source_limit"`
+	SourceWindow yamlconf.Duration `yaml:"source_window"`
 }
 
 // Lockout scopes and modes.

@@ -75,6 +75,10 @@ var settings = []setting{
 		temporary(func(l LockoutPolicy) string { return strconv.FormatFloat(l.BackoffFactor, 'g', -1, 64) })},
 	{"lockout.max_duration", []string{"IAM-4"}, "longest temporary lock",
 		temporary(func(l LockoutPolicy) string { return l.MaxDuration.String() })},
+	{"lockout.source_limit", []string{"IAM-4"}, "failed sign-ins one source network may make across all accounts per window",
+		lockout(func(l LockoutPolicy) string { return intOr(l.SourceLimit, "no per-source throttle") })},
+	{"lockout.source_window", []string{"IAM-4"}, "window of the per-source throttle",
+		lockout(func(l LockoutPolicy) string { return l.SourceWindow.String() })},
 
 	{"mfa.required", []string{"IAM-6"}, "who must use a second factor",
 		func(p *Profile) string { return p.MFA.Required }},
@@ -258,4 +262,11 @@ func oneLine(s string) string {
 		}
 		return r
 	}, s)
+}
+
+func intOr(n int, zero string) string {
+	if n == 0 {
+		return zero
+	}
+	return strconv.Itoa(n)
 }

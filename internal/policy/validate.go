@@ -176,6 +176,12 @@ func (p *Profile) validateLockout(c *checker) {
 	if l.MaxDuration < l.Duration {
 		c.errorf(c.at("lockout.max_duration", "lockout.duration"), "max_duration %s is shorter than duration %s", l.MaxDuration, l.Duration)
 	}
+	if l.SourceLimit < 0 {
+		c.errorf("lockout.source_limit", "%d is negative; write 0 to turn the per-source throttle off", l.SourceLimit)
+	}
+	if l.SourceLimit > 0 && l.SourceWindow < yamlconf.Duration(time.Minute) {
+		c.errorf(c.at("lockout.source_window", "lockout.source_limit"), "%s is shorter than a minute", l.SourceWindow)
+	}
 }
 
 func (l LoginPolicy) validate(c *checker) {
