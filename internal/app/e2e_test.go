@@ -28,7 +28,7 @@ func (ta *testApp) apiClient() *api.Client {
 	return &api.Client{BaseURL: "https://" + ta.Addr("https"), HTTP: ta.client}
 }
 
-func (ta *testApp) signIn(t *testing.T, user, password, code string) (*signedIn, error) {
+func (ta *testApp) signIn(t testing.TB, user, password, code string) (*signedIn, error) {
 	t.Helper()
 	c := ta.apiClient()
 	var res api.SignInResponse
@@ -42,7 +42,7 @@ func (ta *testApp) signIn(t *testing.T, user, password, code string) (*signedIn,
 	return &signedIn{Client: c, res: res}, nil
 }
 
-func mustDo(t *testing.T, c *api.Client, method, path string, query map[string][]string, in, out any) {
+func mustDo(t testing.TB, c *api.Client, method, path string, query map[string][]string, in, out any) {
 	t.Helper()
 	if err := c.Do(context.Background(), method, path, query, in, out); err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
@@ -51,7 +51,7 @@ func mustDo(t *testing.T, c *api.Client, method, path string, query map[string][
 
 // bootstrapped starts a server whose first administrator "root" has
 // enrolled TOTP, and returns a full session of root with the TOTP secret.
-func bootstrapped(t *testing.T) (*testApp, *signedIn, string) {
+func bootstrapped(t testing.TB) (*testApp, *signedIn, string) {
 	t.Helper()
 	cfg := testConfig(t)
 	a, out := newApp(t, cfg)

@@ -86,7 +86,9 @@ type Service struct {
 	// HashConcurrency bounds how many passwords are hashed at once, so
 	// that a burst of sign-ins can neither exhaust memory (each hash
 	// takes the profile's argon2id memory) nor starve other requests of
-	// CPU. If 0, the number of CPUs is used.
+	// CPU. If 0, one less than the number of CPUs (at least 1): one core
+	// always stays free for everything else, so a flood of wrong
+	// passwords leaves signed requests fast (see BENCHMARKS.md).
 	HashConcurrency int
 	// HashWait is how long a sign-in waits for its turn to hash before
 	// it fails with Unavailable. If 0, 5 seconds.

@@ -118,7 +118,7 @@ func (s *Service) hashTurn(ctx context.Context) (func(), error) {
 	h.once.Do(func() {
 		n := s.HashConcurrency
 		if n <= 0 {
-			n = runtime.NumCPU()
+			n = max(1, runtime.NumCPU()-1)
 		}
 		h.slots = make(chan struct{}, n)
 	})
