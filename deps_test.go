@@ -41,6 +41,8 @@ var layers = map[string]string{
 	"strongroom/internal/blob/blobtest":   "adapter",
 	"strongroom/internal/scan/clamd":      "adapter",
 	"strongroom/internal/notify":          "adapter",
+	"strongroom/internal/ldap":            "adapter",
+	"strongroom/internal/ldap":            "adapter",
 
 	"strongroom/internal/config":  "wiring",
 	"strongroom/internal/app":     "wiring",

@@ -25,6 +25,7 @@ import (
 	"strongroom"
 	"strongroom/internal/api"
 	"strongroom/internal/config"
+	"strongroom/internal/console"
 	"strongroom/internal/identity"
 	"strongroom/internal/keys"
 	"strongroom/internal/policy"
@@ -197,7 +198,8 @@ func (a *App) listen(cert tls.Certificate) error {
 		}
 		trusted = append(trusted, pfx)
 	}
-	apiServer := api.New(a.log, a.identity, api.NewClientAddr(trusted), []api.Check{
+	clientAddr := api.NewClientAddr(trusted)
+	apiServer := api.New(a.log, a.identity, clientAddr, []api.Check{
 		{Name: "database", Func: a.db.Ping},
 		{Name: "keys", Func: func(context.Context) error {
 			_, err := keys.LoadMasterKeyFile(layout{a.cfg.Data}.masterKey())
@@ -207,6 +209,9 @@ func (a *App) listen(cert tls.Certificate) error {
 	apiServer.Now = a.now
 	mux := http.NewServeMux()
 	apiServer.Register(mux)
+	consoleServer := console.New(a.log, a.identity, clientAddr)
+	consoleServer.Now = a.now
+	consoleServer.Register(mux)
 
 	httpMetrics := newHTTPMetrics(a.metrics)
 	handler := httpMetrics.wrap(securityHeaders(mux, c.HSTSMaxAge.Std()))
@@ -283,6 +288,14 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var background sync.WaitGroup
+	background.Go(func() { a.maintain(bg) })
+	defer func() {
+		stopBackground()
+		background.Wait()
+	}()
+
 	var runErr error
 	select {
 	case <-ctx.Done():
