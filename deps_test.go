@@ -42,7 +42,6 @@ var layers = map[string]string{
 	"strongroom/internal/scan/clamd":      "adapter",
 	"strongroom/internal/notify":          "adapter",
 	"strongroom/internal/ldap":            "adapter",
-	"strongroom/internal/ldap":            "adapter",
 
 	"strongroom/internal/config":  "wiring",
 	"strongroom/internal/app":     "wiring",

@@ -39,6 +39,15 @@
 // restrictions (IAM-7), the business-use notice (IAM-8), second factors
 // (IAM-6) and dormant accounts (ACC-6) are checked in the same transaction.
 //
+// # Directories
+//
+// A tenant may keep its people in an LDAP directory or Active Directory
+// (IAM-11): they sign in as name@domain, the directory checks the password
+// by a bind over TLS, their Strongroom user is created at the first sign-in,
+// and their mapped groups and role follow the directory at every sign-in.
+// Everything else about signing in applies to them as to anyone; see
+// directory.go.
+//
 // # Sessions
 //
 // Sessions are kept on the server (IAM-9). The client holds a random token
@@ -79,9 +88,9 @@ type Service struct {
 	// Policy is the policy profile in force. If nil, the built-in
 	// baseline is used.
 	Policy *policy.Profile
-	// Secrets encrypts the secrets the service keeps (TOTP seeds and
-	// access-key secrets) under the master key. Required for MFA and
-	// access keys.
+	// Secrets encrypts the secrets the service keeps (TOTP seeds,
+	// access-key secrets and directory bind passwords) under the master
+	// key. Required for MFA, access keys and directories.
 	Secrets Secrets
 	// HashConcurrency bounds how many passwords are hashed at once, so
 	// that a burst of sign-ins can neither exhaust memory (each hash
@@ -93,6 +102,10 @@ type Service struct {
 	// HashWait is how long a sign-in waits for its turn to hash before
 	// it fails with Unavailable. If 0, 5 seconds.
 	HashWait time.Duration
+	// Directory checks the passwords of users of tenants that keep their
+	// people in an LDAP directory (IAM-11). If nil, those users cannot
+	// sign in.
+	Directory Directory
 	// OnLockout, if set, is called after a lock or an unlock of a user
 	// ID has been committed, so that administrators can be told at once
 	// (IAM-4, AUD-7). It must not block.
@@ -120,6 +133,7 @@ type Sealer interface {
 type Secrets struct {
 	TOTP      Sealer
 	AccessKey Sealer
+	Directory Sealer // directories' service account passwords
 }
 
 // policy returns the profile in force.

@@ -302,8 +302,9 @@ func (s *Service) reused(ctx context.Context, password string, history []string)
 // user's own next choice is checked against the history, and checking an
 // administrator's choice would tell the administrator the user's earlier
 // passwords. It returns Invalid listing every rule broken, NotFound if there
-// is no such user, Conflict if the user was offboarded, and Unavailable when
-// too many passwords are being hashed.
+// is no such user, Conflict if the user was offboarded or signs in through
+// a directory (IAM-11), and Unavailable when too many passwords are being
+// hashed.
 func (s *Service) SetPassword(ctx context.Context, id strongroom.UserID, password string) error {
 	const op = "identity.SetPassword"
 	p := s.policy()
@@ -313,6 +314,9 @@ func (s *Service) SetPassword(ctx context.Context, id strongroom.UserID, passwor
 	}
 	if u.Status == StatusOffboarded {
 		return strongroom.E(op, strongroom.Conflict, fmt.Sprintf("user %s was offboarded; their password cannot be set", u.Name))
+	}
+	if err := s.store.View(ctx, func(tx Tx) error { return refuseLocalPassword(ctx, tx, op, u) }); err != nil {
+		return wrap(op, err)
 	}
 	vs, err := passwordViolations(p.Password, u, password)
 	if err != nil {
@@ -364,8 +368,8 @@ const errWrongCurrent = "the current password is wrong"
 // stay, and lose the restriction to changing the password. It returns
 // Invalid listing every rule broken, Unauthenticated if the current
 // password is wrong, NotFound if there is no such user, Conflict if the
-// user is not active or the password changed meanwhile, and Unavailable
-// when too many passwords are being hashed.
+// user is not active, signs in through a directory or the password changed
+// meanwhile, and Unavailable when too many passwords are being hashed.
 func (s *Service) ChangePassword(ctx context.Context, id strongroom.UserID, current, password string) error {
 	const op = "identity.ChangePassword"
 	p := s.policy()
@@ -375,6 +379,9 @@ func (s *Service) ChangePassword(ctx context.Context, id strongroom.UserID, curr
 	locked := false
 	err := s.store.View(ctx, func(tx Tx) (err error) {
 		if u, err = tx.FindUserByID(ctx, id); err != nil {
+			return err
+		}
+		if err := refuseLocalPassword(ctx, tx, op, u); err != nil {
 			return err
 		}
 		l, err := s.loadLockout(ctx, tx, id, network, s.now())

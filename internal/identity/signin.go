@@ -114,8 +114,12 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 			a.userID, a.verified = u.ID, u.PasswordHash
 		}
 		if strongroom.Is(err, strongroom.NotFound) {
-			return nil
+			u, err = nil, nil
 		}
+		if err != nil {
+			return err
+		}
+		a.dir, err = s.directoryFor(ctx, tx, req.Name, u)
 		return err
 	})
 	if err != nil {
@@ -127,15 +131,10 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 	if tooLong {
 		password = ""
 	}
-	ok, err := s.verifyPassword(ctx, password, a.verified, a.p.Password.Argon2id)
-	if err != nil {
-		return nil, wrap(signInOp, err)
-	}
-	a.passwordOK = ok && !tooLong
-	if a.passwordOK && needsRehash(a.verified, a.p.Password.Argon2id) {
-		if a.rehash, err = s.hashPassword(ctx, req.Password, a.p.Password.Argon2id); err != nil {
-			s.log.WarnContext(ctx, "password not re-hashed with the profile's parameters; retried at the next sign-in", "err", err)
-		}
+	if a.dir != nil {
+		s.authenticate(ctx, a.dir, password, tooLong)
+	} else if err := a.verify(ctx, password, tooLong); err != nil {
+		return nil, err
 	}
 
 	a.now = s.now()
@@ -150,7 +149,9 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 		s.alertLockout(ctx, a.user, l, true)
 	}
 	if a.err != nil {
-		s.countSourceFailure(a.client)
+		if !a.dir.unavailable() {
+			s.countSourceFailure(a.client)
+		}
 		s.log.InfoContext(ctx, "sign-in refused", "user_name", auditName(req.Name), "reason", a.reason, "client", a.client.Addr)
 		return nil, a.err
 	}
@@ -159,6 +160,22 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 }
 
 const signInOp = "identity.SignIn"
+
+// verify checks a local password, outside any transaction.
+func (a *attempt) verify(ctx context.Context, password string, tooLong bool) error {
+	s := a.s
+	ok, err := s.verifyPassword(ctx, password, a.verified, a.p.Password.Argon2id)
+	if err != nil {
+		return wrap(signInOp, err)
+	}
+	a.passwordOK = ok && !tooLong
+	if a.passwordOK && needsRehash(a.verified, a.p.Password.Argon2id) {
+		if a.rehash, err = s.hashPassword(ctx, a.req.Password, a.p.Password.Argon2id); err != nil {
+			s.log.WarnContext(ctx, "password not re-hashed with the profile's parameters; retried at the next sign-in", "err", err)
+		}
+	}
+	return nil
+}
 
 // attempt is one sign-in on its way through the rules.
 type attempt struct {
@@ -172,7 +189,8 @@ type attempt struct {
 	userID     strongroom.UserID // the user named, if any
 	verified   string            // the hash the password was checked against
 	passwordOK bool
-	rehash     string // the password hashed with the profile's parameters, if due
+	rehash     string            // the password hashed with the profile's parameters, if due
+	dir        *directoryAttempt // set when a directory checks the password
 	now        time.Time
 
 	// Outcome, set by decide.
@@ -190,6 +208,14 @@ func (a *attempt) decide(ctx context.Context, tx Tx) error {
 	if a.noAdmin {
 		return a.refuse(ctx, tx, "no administrator exists", strongroom.Denied(signInOp, "IAM-5",
 			"no one can sign in before the first administrator is created with strongroom admin bootstrap"))
+	}
+	if a.dir != nil && a.dir.entry != nil && a.userID == "" {
+		if err := a.provision(ctx, tx); err != nil {
+			return err
+		}
+	}
+	if a.dir != nil && a.userID == "" {
+		return a.refuseDirectory(ctx, tx, strongroom.E(signInOp, strongroom.Unauthenticated, signInFailed))
 	}
 	if a.userID == "" {
 		return a.fail(ctx, tx, "unknown user")
@@ -220,7 +246,12 @@ func (a *attempt) decide(ctx context.Context, tx Tx) error {
 	if l.Locked(a.now) {
 		return a.fail(ctx, tx, "user ID locked")
 	}
-	if !a.passwordOK || u.PasswordHash != a.verified {
+	if a.dir != nil {
+		if done, err := a.checkDirectory(ctx, tx, l); done || err != nil {
+			return err
+		}
+		u = a.user
+	} else if !a.passwordOK || u.PasswordHash != a.verified {
 		reason := "wrong password"
 		if u.PasswordHash == "" {
 			reason = "no password set"

@@ -38,6 +38,7 @@ type Tx interface {
 	mfaTx       // TOTP and recovery codes: mfa.go
 	accessKeyTx // access keys for signed requests: accesskey.go
 	restrictTx  // login restrictions: restrict.go
+	directoryTx // external directories and their users: directory.go
 
 	// CreateTenant stores t. It returns Conflict if a tenant with the same
 	// ID or name exists.
