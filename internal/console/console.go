@@ -108,12 +108,20 @@ type route struct {
 	limited bool
 }
 
-// call is one request as the middleware established it.
+// call is one request as the middleware established it. It holds the
+// session token: it is not comparable, and String and LogValue leave the
+// token out.
 type call struct {
+	_     [0]func()
 	p     strongroom.Principal
 	sess  *identity.Session // nil on public pages
 	token string            // the session token, from the cookie
 }
+
+func (c *call) String() string { return "request of " + c.p.Name }
+
+// LogValue implements slog.LogValuer without the token.
+func (c *call) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // csrf returns the form token of the call's session.
 func (c *call) csrf() string {

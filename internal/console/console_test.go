@@ -22,6 +22,7 @@ import (
 	"strongroom/internal/console"
 	"strongroom/internal/identity"
 	"strongroom/internal/keys"
+	"strongroom/internal/policy"
 	"strongroom/internal/store/sqlite"
 )
 
@@ -31,6 +32,7 @@ import (
 // set; and nora, a member with a full session.
 type fixture struct {
 	ids  *identity.Service
+	con  *console.Server
 	srv  *httptest.Server
 	user map[string]strongroom.UserID
 }
@@ -41,7 +43,9 @@ const (
 	noraPassword = "sapphire-orchard-5150"
 )
 
-func newFixture(t *testing.T) *fixture {
+// newFixture builds the fixture; each of adjust may change the identity
+// service once the users exist, before anything is served.
+func newFixture(t *testing.T, adjust ...func(*identity.Service)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -95,8 +99,12 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 
+	for _, a := range adjust {
+		a(ids)
+	}
 	mux := http.NewServeMux()
-	console.New(logger, ids, api.NewClientAddr(nil)).Register(mux)
+	f.con = console.New(logger, ids, api.NewClientAddr(nil))
+	f.con.Register(mux)
 	f.srv = httptest.NewTLSServer(mux)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -481,6 +489,13 @@ func TestAccountPage(t *testing.T) {
 		t.Errorf("revoke key = %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 
+	// Signing in again in the same browser ends the session it had.
+	nora.signIn("nora", noraPassword)
+	if ss, _ := f.ids.FindSessions(context.Background(), f.user["nora"]); len(ss) != 1 {
+		t.Errorf("sessions after signing in twice in one browser: %d, want 1", len(ss))
+	}
+	token = nora.csrf("/me")
+
 	// Another user's session cannot be ended from here.
 	other.signIn("root", rootPassword)
 	ss, _ := f.ids.FindSessions(context.Background(), f.user["root"])
@@ -490,5 +505,63 @@ func TestAccountPage(t *testing.T) {
 	}
 	if resp, _ := other.get("/mfa/enroll"); resp.StatusCode != http.StatusOK {
 		t.Errorf("the other user's session ended: %d", resp.StatusCode)
+	}
+}
+
+// TestPasswordExpiryWarning: within the profile's reminder period before
+// the password's maximum age, sign-in warns (IAM-2).
+func TestPasswordExpiryWarning(t *testing.T) {
+	prof, err := policy.Parse("expiry.yaml", []byte("password:\n  max_age: 90d\n  reminder_before: 14d\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := time.Now().Add(80 * 24 * time.Hour)
+	f := newFixture(t, func(ids *identity.Service) {
+		ids.Policy = prof
+		ids.Now = func() time.Time { return later }
+	})
+	nora := f.browser(t)
+	resp, body := nora.post("/login", url.Values{"user": {"nora"}, "password": {noraPassword}, "notice": {"accept"}})
+	want := "Your password expires on " + later.Add(10*24*time.Hour).UTC().Format("2006-01-02")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, want) || !strings.Contains(body, `href="/password"`) {
+		t.Errorf("sign-in 10 days before the password expires = %d, want the warning %q\n%s", resp.StatusCode, want, body)
+	}
+	if _, body := nora.get("/me"); !strings.Contains(body, "expires "+later.Add(10*24*time.Hour).UTC().Format("2006-01-02")) {
+		t.Error("the account page does not say when the password expires")
+	}
+}
+
+// TestRouteTable: every route but the public ones needs a session, and
+// every POST behind sign-in needs the session's form token.
+func TestRouteTable(t *testing.T) {
+	f := newFixture(t)
+	anon, nora := f.browser(t), f.browser(t)
+	nora.signIn("nora", noraPassword)
+	public := map[string]bool{"GET /{$}": true, "GET /static/{file}": true, "GET /login": true, "POST /login": true}
+	for _, rt := range f.con.RouteTable() {
+		key := rt.Method + " " + rt.Pattern
+		path := strings.NewReplacer("{$}", "", "{id}", "x", "{file}", "console.css").Replace(rt.Pattern)
+		t.Run(key, func(t *testing.T) {
+			if rt.Public != public[key] {
+				t.Fatalf("%s public = %v, want %v", key, rt.Public, public[key])
+			}
+			if rt.Public {
+				return
+			}
+			var resp *http.Response
+			if rt.Method == "POST" {
+				resp, _ = anon.post(path, url.Values{})
+			} else {
+				resp, _ = anon.get(path)
+			}
+			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login" {
+				t.Errorf("%s %s without a session = %d to %q, want the sign-in page", rt.Method, path, resp.StatusCode, resp.Header.Get("Location"))
+			}
+			if rt.Method == "POST" {
+				if resp, _ := nora.post(path, url.Values{"csrf": {"forged"}}); resp.StatusCode != http.StatusForbidden {
+					t.Errorf("POST %s without the form token = %d, want 403", path, resp.StatusCode)
+				}
+			}
+		})
 	}
 }

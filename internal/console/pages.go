@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"html/template"
 	"image/png"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -58,7 +59,9 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, c *call) erro
 	return nil
 }
 
-func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *call) error {
+// login signs in. A session this browser had before is ended, so that
+// signing in again leaves no session behind.
+func (s *Server) login(w http.ResponseWriter, r *http.Request, old *call) error {
 	lv := &loginView{
 		Name:           strings.TrimSpace(r.PostFormValue("user")),
 		Notice:         s.ids.Notice(),
@@ -77,6 +80,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *call) error {
 		v.Error = msg
 		s.render(w, r, status, "login", v)
 		return nil
+	}
+	if old.token != "" {
+		if err := s.ids.SignOut(r.Context(), old.token); err != nil {
+			s.log.WarnContext(r.Context(), "earlier session not ended at a new sign-in", "err", err)
+		}
 	}
 	setSessionCookie(w, res.Token, res.Session.ExpiresAt)
 	if to := limitedTo(res.Session); to != "" {
@@ -111,12 +119,19 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, c *call) error {
 // mfaView is the second-factor page in its three states: status, a new
 // authenticator to confirm, and the recovery codes.
 type mfaView struct {
+	_             [0]func() // holds secrets: not comparable
 	Status        *identity.MFAStatus
 	Secret        string
 	URL           string
 	QR            template.URL // data: URL of a PNG
 	RecoveryCodes []string
 }
+
+// String and LogValue keep the secrets of the page out of logs.
+func (*mfaView) String() string { return "REDACTED" }
+
+// LogValue implements slog.LogValuer.
+func (*mfaView) LogValue() slog.Value { return slog.StringValue("REDACTED") }
 
 func (s *Server) mfaPage(w http.ResponseWriter, r *http.Request, c *call) error {
 	st, err := s.ids.FindMFAStatus(r.Context(), c.p.User)
@@ -321,6 +336,7 @@ func (s *Server) checkPassword(w http.ResponseWriter, r *http.Request, c *call) 
 
 // meView is the "my sessions and keys" page.
 type meView struct {
+	_               [0]func() // may hold a secret: not comparable
 	User            *identity.User
 	Tenant          string
 	MFA             *identity.MFAStatus
@@ -331,6 +347,12 @@ type meView struct {
 	NewKey *keyRow
 	Secret string
 }
+
+// String and LogValue keep the secret of a new key out of logs.
+func (*meView) String() string { return "REDACTED" }
+
+// LogValue implements slog.LogValuer.
+func (*meView) LogValue() slog.Value { return slog.StringValue("REDACTED") }
 
 type sessionRow struct {
 	*identity.Session
