@@ -11,7 +11,7 @@ import (
 
 // statusOf maps an error kind to its HTTP status: the one table of it for
 // the JSON API.
-func statusOf(k strongroom.Kind) int {
+func StatusOf(k strongroom.Kind) int {
 	switch k {
 	case strongroom.Invalid:
 		return http.StatusBadRequest
@@ -79,7 +79,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if kind == strongroom.Unauthenticated {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="strongroom"`)
 	}
-	writeJSON(w, statusOf(kind), b)
+	writeJSON(w, StatusOf(kind), b)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -15,9 +15,9 @@ func (s *Server) identityRoutes() []route {
 	return []route{
 		{method: "GET", pattern: "/api/v1/notice", handle: s.getNotice},
 		{method: "POST", pattern: "/api/v1/sessions", handle: s.signIn},
-		{method: "DELETE", pattern: "/api/v1/sessions/current", action: access.SelfSessions, resource: self("session"), handle: s.signOut, limited: true},
-		{method: "GET", pattern: "/api/v1/me", action: access.SelfRead, resource: self("user"), handle: s.getMe, limited: true},
-		{method: "POST", pattern: "/api/v1/me/password", action: access.SelfPassword, resource: self("user"), handle: s.changePassword, limited: true},
+		{method: "DELETE", pattern: "/api/v1/sessions/current", action: access.SelfSessions, resource: Self("session"), handle: s.signOut, limited: true},
+		{method: "GET", pattern: "/api/v1/me", action: access.SelfRead, resource: Self("user"), handle: s.getMe, limited: true},
+		{method: "POST", pattern: "/api/v1/me/password", action: access.SelfPassword, resource: Self("user"), handle: s.changePassword, limited: true},
 
 		{method: "POST", pattern: "/api/v1/tenants", action: access.TenantCreate, resource: kind("tenant"), handle: s.createTenant},
 		{method: "GET", pattern: "/api/v1/tenants", action: access.TenantCreate, resource: kind("tenant"), handle: s.listTenants},

@@ -29,22 +29,16 @@ type route struct {
 	limited bool
 }
 
-// sessionCookie is the only cookie Strongroom sets: functional, Secure,
+// SessionCookie is the only cookie Strongroom sets: functional, Secure,
 // HttpOnly, SameSite=Strict (IAM-9).
-const sessionCookie = "strongroom_session"
+const SessionCookie = "strongroom_session"
 
 // mount registers rt on mux behind request IDs, client identification,
 // authentication and the access decision.
 func (s *Server) mount(mux *http.ServeMux, rt route) {
 	mux.Handle(rt.method+" "+rt.pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := strongroom.WithRequestID(r.Context(), newRequestID())
-		ctx = strongroom.WithClient(ctx, strongroom.Client{
-			Addr:      s.clientAddr.From(r),
-			UserAgent: r.UserAgent(),
-			Protocol:  "https",
-		})
-		r = r.WithContext(ctx)
-		w.Header().Set("X-Request-Id", string(strongroom.RequestIDFrom(ctx)))
+		r = Identify(w, r, s.clientAddr)
+		ctx := r.Context()
 		if rt.action == "" {
 			if err := rt.handle(w, r); err != nil {
 				s.writeError(w, r, err)
@@ -95,10 +89,23 @@ func sessionToken(r *http.Request) string {
 		}
 		return ""
 	}
-	if c, err := r.Cookie(sessionCookie); err == nil {
+	if c, err := r.Cookie(SessionCookie); err == nil {
 		return c.Value
 	}
 	return ""
+}
+
+// Identify gives r a request ID (also sent back as X-Request-Id) and the
+// client's address and user agent, as every HTTPS front end records them.
+func Identify(w http.ResponseWriter, r *http.Request, ca ClientAddr) *http.Request {
+	ctx := strongroom.WithRequestID(r.Context(), newRequestID())
+	ctx = strongroom.WithClient(ctx, strongroom.Client{
+		Addr:      ca.From(r),
+		UserAgent: r.UserAgent(),
+		Protocol:  "https",
+	})
+	w.Header().Set("X-Request-Id", string(strongroom.RequestIDFrom(ctx)))
+	return r.WithContext(ctx)
 }
 
 func newRequestID() strongroom.RequestID {
@@ -107,8 +114,8 @@ func newRequestID() strongroom.RequestID {
 	return strongroom.RequestID("req_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])))
 }
 
-// self is the resource of self-service routes: the caller's own account.
-func self(kind string) func(*http.Request, strongroom.Principal) (access.Resource, error) {
+// Self is the resource of self-service routes: the caller's own account.
+func Self(kind string) func(*http.Request, strongroom.Principal) (access.Resource, error) {
 	return func(_ *http.Request, p strongroom.Principal) (access.Resource, error) {
 		return access.Resource{Kind: kind, Tenant: p.Tenant, Owner: p.User}, nil
 	}

@@ -13,13 +13,13 @@ import (
 // and access keys.
 func (s *Server) selfRoutes() []route {
 	return []route{
-		{method: "GET", pattern: "/api/v1/me/sessions", action: access.SelfSessions, resource: self("session"), handle: s.listSessions},
-		{method: "DELETE", pattern: "/api/v1/me/sessions/{id}", action: access.SelfSessions, resource: self("session"), handle: s.revokeSession},
-		{method: "POST", pattern: "/api/v1/me/mfa/totp", action: access.SelfMFA, resource: self("mfa"), handle: s.beginTOTP, limited: true},
-		{method: "POST", pattern: "/api/v1/me/mfa/totp/confirm", action: access.SelfMFA, resource: self("mfa"), handle: s.confirmTOTP, limited: true},
-		{method: "POST", pattern: "/api/v1/me/keys", action: access.SelfKeys, resource: self("access key"), handle: s.createKey},
-		{method: "GET", pattern: "/api/v1/me/keys", action: access.SelfKeys, resource: self("access key"), handle: s.listKeys},
-		{method: "DELETE", pattern: "/api/v1/me/keys/{id}", action: access.SelfKeys, resource: self("access key"), handle: s.revokeKey},
+		{method: "GET", pattern: "/api/v1/me/sessions", action: access.SelfSessions, resource: Self("session"), handle: s.listSessions},
+		{method: "DELETE", pattern: "/api/v1/me/sessions/{id}", action: access.SelfSessions, resource: Self("session"), handle: s.revokeSession},
+		{method: "POST", pattern: "/api/v1/me/mfa/totp", action: access.SelfMFA, resource: Self("mfa"), handle: s.beginTOTP, limited: true},
+		{method: "POST", pattern: "/api/v1/me/mfa/totp/confirm", action: access.SelfMFA, resource: Self("mfa"), handle: s.confirmTOTP, limited: true},
+		{method: "POST", pattern: "/api/v1/me/keys", action: access.SelfKeys, resource: Self("access key"), handle: s.createKey},
+		{method: "GET", pattern: "/api/v1/me/keys", action: access.SelfKeys, resource: Self("access key"), handle: s.listKeys},
+		{method: "DELETE", pattern: "/api/v1/me/keys/{id}", action: access.SelfKeys, resource: Self("access key"), handle: s.revokeKey},
 	}
 }
 
@@ -92,7 +92,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) error {
 		resp.PasswordExpiresAt = &t
 	}
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: res.Token, Path: "/",
+		Name: SessionCookie, Value: res.Token, Path: "/",
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Expires: res.Session.ExpiresAt,
 	})
@@ -104,7 +104,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request) error {
 	if err := s.ids.SignOut(r.Context(), sessionToken(r)); err != nil {
 		return err
 	}
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -28,6 +28,7 @@ import (
 	"strongroom/internal/console"
 	"strongroom/internal/identity"
 	"strongroom/internal/keys"
+	"strongroom/internal/ldap"
 	"strongroom/internal/policy"
 	"strongroom/internal/store/sqlite"
 )
@@ -143,6 +144,7 @@ func open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	if a.identity.Secrets, err = secretBoxes(a.master); err != nil {
 		return nil, err
 	}
+	a.identity.Directory = ldap.New(logger)
 	return a, nil
 }
 
@@ -171,7 +173,11 @@ func secretBoxes(m *keys.MasterKey) (identity.Secrets, error) {
 	if err != nil {
 		return identity.Secrets{}, err
 	}
-	return identity.Secrets{TOTP: totp, AccessKey: ak}, nil
+	dir, err := m.SecretBox("directory")
+	if err != nil {
+		return identity.Secrets{}, err
+	}
+	return identity.Secrets{TOTP: totp, AccessKey: ak, Directory: dir}, nil
 }
 
 // checkDataDir refuses a data directory that other users can enter.

@@ -46,14 +46,11 @@ package console
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base32"
 	"encoding/base64"
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"strongroom"
@@ -137,27 +134,20 @@ func (s *Server) routes() []route {
 		{method: "GET", pattern: "/static/{file}", handle: s.static},
 		{method: "GET", pattern: "/login", handle: s.loginPage},
 		{method: "POST", pattern: "/login", handle: s.login},
-		{method: "POST", pattern: "/logout", action: access.SelfSessions, resource: self("session"), handle: s.logout, limited: true},
+		{method: "POST", pattern: "/logout", action: access.SelfSessions, resource: api.Self("session"), handle: s.logout, limited: true},
 
-		{method: "GET", pattern: "/mfa/enroll", action: access.SelfMFA, resource: self("mfa"), handle: s.mfaPage, limited: true},
-		{method: "POST", pattern: "/mfa/enroll", action: access.SelfMFA, resource: self("mfa"), handle: s.beginTOTP, limited: true},
-		{method: "POST", pattern: "/mfa/enroll/confirm", action: access.SelfMFA, resource: self("mfa"), handle: s.confirmTOTP, limited: true},
+		{method: "GET", pattern: "/mfa/enroll", action: access.SelfMFA, resource: api.Self("mfa"), handle: s.mfaPage, limited: true},
+		{method: "POST", pattern: "/mfa/enroll", action: access.SelfMFA, resource: api.Self("mfa"), handle: s.beginTOTP, limited: true},
+		{method: "POST", pattern: "/mfa/enroll/confirm", action: access.SelfMFA, resource: api.Self("mfa"), handle: s.confirmTOTP, limited: true},
 
-		{method: "GET", pattern: "/password", action: access.SelfPassword, resource: self("user"), handle: s.passwordPage, limited: true},
-		{method: "POST", pattern: "/password", action: access.SelfPassword, resource: self("user"), handle: s.changePassword, limited: true},
-		{method: "POST", pattern: "/password/check", action: access.SelfPassword, resource: self("user"), handle: s.checkPassword, limited: true},
+		{method: "GET", pattern: "/password", action: access.SelfPassword, resource: api.Self("user"), handle: s.passwordPage, limited: true},
+		{method: "POST", pattern: "/password", action: access.SelfPassword, resource: api.Self("user"), handle: s.changePassword, limited: true},
+		{method: "POST", pattern: "/password/check", action: access.SelfPassword, resource: api.Self("user"), handle: s.checkPassword, limited: true},
 
-		{method: "GET", pattern: "/me", action: access.SelfRead, resource: self("user"), handle: s.mePage},
-		{method: "POST", pattern: "/me/sessions/{id}/revoke", action: access.SelfSessions, resource: self("session"), handle: s.revokeSession},
-		{method: "POST", pattern: "/me/keys", action: access.SelfKeys, resource: self("access key"), handle: s.createKey},
-		{method: "POST", pattern: "/me/keys/{id}/revoke", action: access.SelfKeys, resource: self("access key"), handle: s.revokeKey},
-	}
-}
-
-// self is the resource of self-service routes: the caller's own account.
-func self(kind string) func(*http.Request, strongroom.Principal) (access.Resource, error) {
-	return func(_ *http.Request, p strongroom.Principal) (access.Resource, error) {
-		return access.Resource{Kind: kind, Tenant: p.Tenant, Owner: p.User}, nil
+		{method: "GET", pattern: "/me", action: access.SelfRead, resource: api.Self("user"), handle: s.mePage},
+		{method: "POST", pattern: "/me/sessions/{id}/revoke", action: access.SelfSessions, resource: api.Self("session"), handle: s.revokeSession},
+		{method: "POST", pattern: "/me/keys", action: access.SelfKeys, resource: api.Self("access key"), handle: s.createKey},
+		{method: "POST", pattern: "/me/keys/{id}/revoke", action: access.SelfKeys, resource: api.Self("access key"), handle: s.revokeKey},
 	}
 }
 
@@ -181,14 +171,8 @@ const maxForm = 64 << 10
 // access decision, in that order.
 func (s *Server) mount(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := strongroom.WithRequestID(r.Context(), newRequestID())
-		ctx = strongroom.WithClient(ctx, strongroom.Client{
-			Addr:      s.clientAddr.From(r),
-			UserAgent: r.UserAgent(),
-			Protocol:  "https",
-		})
-		r = r.WithContext(ctx)
-		w.Header().Set("X-Request-Id", string(strongroom.RequestIDFrom(ctx)))
+		r = api.Identify(w, r, s.clientAddr)
+		ctx := r.Context()
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 			if err := r.ParseForm(); err != nil {
@@ -277,12 +261,8 @@ func (s *Server) recordDenied(ctx context.Context, a access.Action, res access.R
 	}
 }
 
-// sessionCookie is the only cookie Strongroom sets, shared with the JSON
-// API: functional, Secure, HttpOnly, SameSite=Strict (IAM-9).
-const sessionCookie = "strongroom_session"
-
 func sessionToken(r *http.Request) string {
-	if c, err := r.Cookie(sessionCookie); err == nil {
+	if c, err := r.Cookie(api.SessionCookie); err == nil {
 		return c.Value
 	}
 	return ""
@@ -290,14 +270,14 @@ func sessionToken(r *http.Request) string {
 
 func setSessionCookie(w http.ResponseWriter, token string, expires time.Time) {
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: token, Path: "/", Expires: expires,
+		Name: api.SessionCookie, Value: token, Path: "/", Expires: expires,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode,
 	})
 }
 
 func clearSessionCookie(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{
-		Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+		Name: api.SessionCookie, Value: "", Path: "/", MaxAge: -1,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode,
 	})
 }
@@ -314,12 +294,6 @@ func csrfToken(sessionToken string) string {
 	m := hmac.New(sha256.New, csrfKey)
 	m.Write([]byte(sessionToken))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
-}
-
-func newRequestID() strongroom.RequestID {
-	var b [10]byte
-	rand.Read(b[:])
-	return strongroom.RequestID("req_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])))
 }
 
 // clauseIn returns the first clause in err's chain, or "".

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"strongroom"
+	"strongroom/internal/api"
 )
 
 //go:embed templates/*.html
@@ -92,31 +93,11 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, page
 	w.Write(b.Bytes())
 }
 
-// statusOf maps an error kind to the HTTP status of the page that shows
-// it: the one table of it for the console.
-func statusOf(k strongroom.Kind) int {
-	switch k {
-	case strongroom.Invalid:
-		return http.StatusBadRequest
-	case strongroom.NotFound:
-		return http.StatusNotFound
-	case strongroom.Conflict:
-		return http.StatusConflict
-	case strongroom.Permission:
-		return http.StatusForbidden
-	case strongroom.Unauthenticated:
-		return http.StatusUnauthorized
-	case strongroom.Unavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
 // problem returns the status and the words a user may see for err.
 // Internal errors show only the request ID; the cause goes to the operator
 // log.
 func (s *Server) problem(r *http.Request, err error) (int, string) {
-	status := statusOf(strongroom.KindOf(err))
+	status := api.StatusOf(strongroom.KindOf(err))
 	if status == http.StatusInternalServerError {
 		id := strongroom.RequestIDFrom(r.Context())
 		s.log.ErrorContext(r.Context(), "console request failed", "method", r.Method, "path", r.URL.Path, "request_id", id, "err", err)

@@ -610,14 +610,16 @@ func roleRank(r Role) int {
 
 // directoryAttempt is the directory's part of a sign-in.
 type directoryAttempt struct {
-	conf  *DirectoryConfig // nil if the user's directory is gone
+	conf  *DirectoryConfig // nil when the directory is not to be asked
 	name  string           // the name to look up: the part before the domain
 	login string           // the full name, as a new user is called
 	entry *DirectoryEntry  // the entry that accepted the password
 	// reason is why the directory did not accept the password, for the
-	// audit trail; counted says whether that counts towards the lockout.
+	// audit trail; counted says whether that counts towards the lockout,
+	// down whether the directory failed rather than refused.
 	reason  string
 	counted bool
+	down    bool
 	errText string // the directory's error, for the audit trail
 }
 
@@ -635,7 +637,7 @@ func splitLogin(login string) (name, domain string, ok bool) {
 // directory user, or if no user has the name and its domain is a
 // directory's. A local user whose name ends in a directory's domain keeps
 // signing in with their own password.
-func (s *Service) directoryFor(ctx context.Context, tx Tx, login string, u *User) (*directoryAttempt, error) {
+func (s *Service) directoryFor(ctx context.Context, tx Tx, login string, u *User, network string) (*directoryAttempt, error) {
 	name, domain, ok := splitLogin(login)
 	if u != nil {
 		if _, err := tx.FindDirectoryUser(ctx, u.ID); strongroom.Is(err, strongroom.NotFound) {
@@ -652,7 +654,18 @@ func (s *Service) directoryFor(ctx context.Context, tx Tx, login string, u *User
 		case err != nil:
 			return nil, err
 		case !ok || d.Domain != domain:
-			da.reason = "the login domain is no longer the tenant's directory's"
+			da.reason = "the tenant's directory has another login domain"
+			return da, nil
+		}
+		now := s.now()
+		l, err := s.loadLockout(ctx, tx, u.ID, network, now)
+		if err != nil {
+			return nil, err
+		}
+		if l.Locked(now) {
+			// Guesses at a locked user ID do not reach the directory,
+			// where they could trip its own lockout.
+			da.reason = "user ID locked"
 			return da, nil
 		}
 		da.conf = d
@@ -671,9 +684,8 @@ func (s *Service) directoryFor(ctx context.Context, tx Tx, login string, u *User
 	da := &directoryAttempt{conf: d, name: name, login: strings.ToLower(login)}
 	spec := UserSpec{Name: da.login}
 	if spec.validate(signInOp) != nil {
-		// Such a user could not be created, so the directory is not
-		// asked.
-		da.conf, da.reason, da.counted = nil, "unknown directory user: the name is not valid in Strongroom", false
+		// No such user could be created, so the directory is not asked.
+		da.conf, da.reason, da.counted = nil, "unknown directory user", true
 		return da, nil
 	}
 	return da, s.openBindPassword(d, sealed)
@@ -689,7 +701,7 @@ func (s *Service) authenticate(ctx context.Context, da *directoryAttempt, passwo
 		da.reason, da.counted = "wrong directory password", true
 		return
 	case s.Directory == nil:
-		da.reason = "directory unavailable"
+		da.reason, da.down = "directory unavailable", true
 		da.errText = "this server has no directory client configured"
 		s.log.ErrorContext(ctx, "directory sign-in impossible: no directory client configured", "directory", da.conf)
 		return
@@ -703,15 +715,15 @@ func (s *Service) authenticate(ctx context.Context, da *directoryAttempt, passwo
 	case strongroom.Is(err, strongroom.Unauthenticated):
 		da.reason, da.counted = "wrong directory password", true
 	default:
-		da.reason, da.errText = "directory unavailable", err.Error()
+		da.reason, da.down, da.errText = "directory unavailable", true, err.Error()
 		s.log.ErrorContext(ctx, "directory unreachable; its users cannot sign in", "directory", da.conf, "err", err)
 	}
 }
 
 // unavailable reports whether the directory failed rather than refused:
-// the user did nothing wrong, so nothing is counted against them.
+// the client did nothing wrong, so nothing is counted against it.
 func (da *directoryAttempt) unavailable() bool {
-	return da != nil && da.entry == nil && !da.counted
+	return da != nil && da.down
 }
 
 // provision finds or creates, in the Update transaction, the user the

@@ -119,7 +119,7 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 		if err != nil {
 			return err
 		}
-		a.dir, err = s.directoryFor(ctx, tx, req.Name, u)
+		a.dir, err = s.directoryFor(ctx, tx, req.Name, u, a.network)
 		return err
 	})
 	if err != nil {

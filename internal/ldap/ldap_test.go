@@ -116,26 +116,27 @@ func TestAuthenticateRefused(t *testing.T) {
 		name, user, password string
 		conf                 *identity.DirectoryConfig
 		want                 strongroom.Kind
+		msg                  string // in the message, which says why
 	}{
-		{"wrong password", "alice", "wrong", config(s), strongroom.Unauthenticated},
-		{"another's password", "alice", s.Users["bob"], config(s), strongroom.Unauthenticated},
-		{"empty password", "alice", "", config(s), strongroom.Unauthenticated},
-		{"unknown user", "mallory", "x", config(s), strongroom.NotFound},
-		{"wildcard name", "*", s.Users["alice"], config(s), strongroom.NotFound},
-		{"filter injection", "alice)(uid=*", s.Users["alice"], config(s), strongroom.NotFound},
-		{"service account refused", "alice", s.Users["alice"], badService, strongroom.Unavailable},
-		{"user base missing", "alice", s.Users["alice"], badBase, strongroom.Unavailable},
-		{"LDAPS certificate of another CA", "alice", s.Users["alice"], wrongCA, strongroom.Unavailable},
-		{"StartTLS certificate of another CA", "alice", s.Users["alice"], wrongCAStartTLS, strongroom.Unavailable},
-		{"certificate not in system roots", "alice", s.Users["alice"], systemRoots, strongroom.Unavailable},
-		{"certificate for another host", "alice", s.Users["alice"], wrongHost, strongroom.Unavailable},
-		{"plain LDAP", "alice", s.Users["alice"], plain, strongroom.Invalid},
-		{"server down", "alice", s.Users["alice"], down, strongroom.Unavailable},
+		{"wrong password", "alice", "wrong", config(s), strongroom.Unauthenticated, "refused the password"},
+		{"another's password", "alice", s.Users["bob"], config(s), strongroom.Unauthenticated, "refused the password"},
+		{"empty password", "alice", "", config(s), strongroom.Unauthenticated, "empty"},
+		{"unknown user", "mallory", "x", config(s), strongroom.NotFound, "no directory entry"},
+		{"wildcard name", "*", s.Users["alice"], config(s), strongroom.NotFound, "no directory entry"},
+		{"filter injection", "alice)(uid=*", s.Users["alice"], config(s), strongroom.NotFound, "no directory entry"},
+		{"service account refused", "alice", s.Users["alice"], badService, strongroom.Unavailable, "refused the service account"},
+		{"user base missing", "alice", s.Users["alice"], badBase, strongroom.Unavailable, "No Such Object"},
+		{"LDAPS certificate of another CA", "alice", s.Users["alice"], wrongCA, strongroom.Unavailable, "certificate signed by unknown authority"},
+		{"StartTLS certificate of another CA", "alice", s.Users["alice"], wrongCAStartTLS, strongroom.Unavailable, "certificate signed by unknown authority"},
+		{"certificate not in system roots", "alice", s.Users["alice"], systemRoots, strongroom.Unavailable, "certificate signed by unknown authority"},
+		{"certificate for another host", "alice", s.Users["alice"], wrongHost, strongroom.Unavailable, "certificate is not valid for"},
+		{"plain LDAP", "alice", s.Users["alice"], plain, strongroom.Invalid, "without TLS"},
+		{"server down", "alice", s.Users["alice"], down, strongroom.Unavailable, "cannot connect"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e, err := c.Authenticate(ctx, tt.conf, tt.user, tt.password)
-			if got := strongroom.KindOf(err); got != tt.want {
-				t.Errorf("Authenticate(%s) = %+v, %v (%v); want %v", tt.user, e, err, got, tt.want)
+			if got := strongroom.KindOf(err); got != tt.want || !strings.Contains(strongroom.PublicMessage(err), tt.msg) {
+				t.Errorf("Authenticate(%s) = %+v, %v (%v); want %v saying %q", tt.user, e, err, got, tt.want, tt.msg)
 			}
 		})
 	}
