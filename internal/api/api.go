@@ -69,7 +69,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 // authorisation matrix from it.
 func (s *Server) Routes() []route {
 	var rs []route
-	for _, part := range [][]route{s.identityRoutes(), s.selfRoutes(), s.restrictRoutes()} {
+	for _, part := range [][]route{s.identityRoutes(), s.selfRoutes(), s.restrictRoutes(), s.directoryRoutes()} {
 		rs = append(rs, part...)
 	}
 	return rs

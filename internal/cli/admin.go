@@ -34,7 +34,8 @@ func when(t *time.Time) string {
 }
 
 func (e *env) tenantCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "tenant", Short: "Manage tenants (organisations); operators only"}
+	cmd := &cobra.Command{Use: "tenant", Short: "Manage tenants (organisations)"}
+	cmd.AddCommand(e.directoryCommand())
 	show := func(w io.Writer, ts ...api.TenantView) {
 		fmt.Fprintln(w, "NAME\tID\tCREATED")
 		for _, t := range ts {
