@@ -13,6 +13,10 @@
 //   - Member: manages its own password, second factor, sessions and keys.
 //   - Auditor: reads its tenant's users, groups and audit trail.
 //
+// The audit trail is the exception to the operator's reach: a tenant's
+// trail is read only by that tenant's administrators and auditors, the
+// platform's only by operators (AUD-8).
+//
 // A principal of one tenant is never allowed anything on another tenant's
 // resources (ACC-1): Decide refuses before looking at roles.
 package access
@@ -29,6 +33,7 @@ type Action string
 // Actions on identity resources.
 const (
 	TenantCreate Action = "tenant.create"
+	TenantList   Action = "tenant.list" // every tenant of the platform
 	TenantRead   Action = "tenant.read"
 	TenantAdmin  Action = "tenant.admin" // tenant-wide settings such as the network allow-list
 
@@ -51,6 +56,9 @@ const (
 	SelfMFA      Action = "self.mfa"
 	SelfSessions Action = "self.sessions"
 	SelfKeys     Action = "self.keys"
+
+	// AuditRead reads an audit trail: its day logs, entries and proofs.
+	AuditRead Action = "audit.read"
 )
 
 // Resource is what an action is done to. Tenant is the tenant that owns it
@@ -108,11 +116,14 @@ func Decide(p strongroom.Principal, a Action, r Resource) Decision {
 	}
 	// Platform-wide actions are the operators' alone.
 	switch a {
-	case TenantCreate, UserMakeOperator:
+	case TenantCreate, TenantList, UserMakeOperator:
 		if p.Operator {
 			return allow("operator")
 		}
 		return deny("ACC-2", "only a platform operator may %s", verb(a))
+	}
+	if a == AuditRead {
+		return decideAuditRead(p, r)
 	}
 	if p.Operator {
 		return allow("operator")
@@ -144,13 +155,32 @@ func Decide(p strongroom.Principal, a Action, r Resource) Decision {
 	return deny("ACC-2", "action %s is not permitted", a)
 }
 
+// decideAuditRead: a tenant's trail is read by that tenant's
+// administrators and auditors, the platform's (Tenant "") by operators
+// (AUD-8). Being an operator gives no access to a tenant's trail.
+func decideAuditRead(p strongroom.Principal, r Resource) Decision {
+	switch {
+	case r.Tenant == "" && p.Operator:
+		return allow("operator")
+	case r.Tenant == "":
+		return deny("AUD-8", "only a platform operator may read the platform's audit trail")
+	case r.Tenant != p.Tenant:
+		// Say nothing that confirms the resource exists (ACC-1).
+		return deny("AUD-8", "%s not found", r.Kind)
+	case p.Role == RoleAdmin || p.Role == RoleAuditor:
+		return allow(p.Role)
+	}
+	return deny("AUD-8", "reading the audit trail needs the tenant administrator or auditor role")
+}
+
 var verbs = map[Action]string{
-	TenantCreate: "create tenants", TenantRead: "read the tenant", TenantAdmin: "change tenant settings",
+	TenantCreate: "create tenants", TenantList: "list all tenants", TenantRead: "read the tenant", TenantAdmin: "change tenant settings",
 	UserCreate: "create users", UserRead: "read users", UserSuspend: "suspend users", UserUnlock: "unlock users",
 	UserResetPassword: "reset passwords", UserRestrict: "set login restrictions", UserManageSSHKeys: "manage SSH keys",
 	UserMakeOperator: "create operators", GroupCreate: "create groups", GroupRead: "read groups",
 	GroupMembers: "change group members", SelfRead: "read account details", SelfPassword: "change the password",
 	SelfMFA: "manage second factors", SelfSessions: "manage sessions", SelfKeys: "manage access keys",
+	AuditRead: "read the audit trail",
 }
 
 func verb(a Action) string {

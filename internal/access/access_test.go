@@ -27,6 +27,8 @@ func TestDecide(t *testing.T) {
 	}{
 		{"operator creates tenant", operator, TenantCreate, Resource{Kind: "tenant"}, true, ""},
 		{"admin cannot create tenant", adminA, TenantCreate, Resource{Kind: "tenant"}, false, "ACC-2"},
+		{"admin cannot list all tenants", adminA, TenantList, Resource{Kind: "tenant"}, false, "ACC-2"},
+		{"operator lists tenants", operator, TenantList, Resource{Kind: "tenant"}, true, ""},
 		{"admin cannot make operators", adminA, UserMakeOperator, userInA, false, "ACC-2"},
 		{"operator manages any tenant", operator, UserSuspend, Resource{Kind: "user", Tenant: "ten_b"}, true, ""},
 		{"admin creates user in own tenant", adminA, UserCreate, Resource{Kind: "user", Tenant: "ten_a"}, true, ""},
@@ -45,6 +47,13 @@ func TestDecide(t *testing.T) {
 		{"auditor cannot change groups", auditorA, GroupMembers, Resource{Kind: "group", Tenant: "ten_a"}, false, "ACC-2"},
 		{"anonymous refused", nobody, UserRead, userInA, false, "IAM-1"},
 		{"unknown action refused", adminA, Action("user.delete_everything"), userInA, false, "ACC-2"},
+		{"admin reads own tenant's trail", adminA, AuditRead, Resource{Kind: "audit trail", Tenant: "ten_a"}, true, ""},
+		{"auditor reads own tenant's trail", auditorA, AuditRead, Resource{Kind: "audit trail", Tenant: "ten_a"}, true, ""},
+		{"member cannot read the trail", memberA, AuditRead, Resource{Kind: "audit trail", Tenant: "ten_a"}, false, "AUD-8"},
+		{"admin of other tenant cannot read the trail", adminB, AuditRead, Resource{Kind: "audit event", Tenant: "ten_a"}, false, "AUD-8"},
+		{"admin cannot read the platform's trail", adminA, AuditRead, Resource{Kind: "audit trail"}, false, "AUD-8"},
+		{"operator reads the platform's trail", operator, AuditRead, Resource{Kind: "audit trail"}, true, ""},
+		{"operator cannot read another tenant's trail", operator, AuditRead, Resource{Kind: "audit trail", Tenant: "ten_b"}, false, "AUD-8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := Decide(tc.p, tc.a, tc.r)

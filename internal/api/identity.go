@@ -20,7 +20,7 @@ func (s *Server) identityRoutes() []route {
 		{method: "POST", pattern: "/api/v1/me/password", action: access.SelfPassword, resource: Self("user"), handle: s.changePassword, limited: true},
 
 		{method: "POST", pattern: "/api/v1/tenants", action: access.TenantCreate, resource: kind("tenant"), handle: s.createTenant},
-		{method: "GET", pattern: "/api/v1/tenants", action: access.TenantCreate, resource: kind("tenant"), handle: s.listTenants},
+		{method: "GET", pattern: "/api/v1/tenants", action: access.TenantList, resource: kind("tenant"), handle: s.listTenants},
 		{method: "GET", pattern: "/api/v1/tenants/{tenant}", action: access.TenantRead, resource: s.tenantResource, handle: s.getTenant},
 
 		{method: "POST", pattern: "/api/v1/users", action: access.UserCreate, resource: s.tenantScoped("user"), handle: s.createUser},
