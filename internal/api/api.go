@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"time"
 
+	"strongroom/internal/audit"
 	"strongroom/internal/identity"
 )
 
@@ -32,6 +33,8 @@ type Server struct {
 	clientAddr ClientAddr
 	checks     []Check
 
+	// Audit serves the audit trail's integrity data; nil answers 503.
+	Audit *audit.Trail
 	// CheckTimeout bounds each readiness check; zero means two seconds.
 	CheckTimeout time.Duration
 	// Now returns the current time. If nil, time.Now is used.
@@ -69,9 +72,10 @@ func (s *Server) Register(mux *http.ServeMux) {
 // authorisation matrix from it.
 func (s *Server) Routes() []route {
 	var rs []route
-	for _, part := range [][]route{s.identityRoutes(), s.selfRoutes(), s.restrictRoutes(), s.directoryRoutes()} {
+	for _, part := range [][]route{s.identityRoutes(), s.selfRoutes(), s.restrictRoutes(), s.directoryRoutes(), s.auditRoutes()} {
 		rs = append(rs, part...)
 	}
+	rs = append(rs, s.webauthnRoutes()...)
 	return rs
 }
 

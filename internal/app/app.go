@@ -21,9 +21,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/mod/sumdb/note"
 
 	"strongroom"
 	"strongroom/internal/api"
+	"strongroom/internal/audit"
 	"strongroom/internal/config"
 	"strongroom/internal/console"
 	"strongroom/internal/identity"
@@ -53,6 +55,11 @@ type App struct {
 	master   *keys.MasterKey
 	identity *identity.Service
 	metrics  *prometheus.Registry
+
+	trail       *audit.Trail
+	auditSigner note.Signer
+
+	notify notifiers // lockout alerts, expiry reminders, webhooks
 
 	servers   []*server
 	closeOnce sync.Once
@@ -93,6 +100,7 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 	if err := a.listen(cert); err != nil {
 		return nil, err
 	}
+	a.identity.RelyingParty = a.relyingParty()
 	return a, nil
 }
 
@@ -138,6 +146,9 @@ func open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	if a.db, err = sqlite.Open(ctx, l.database(), logger); err != nil {
 		return nil, err
 	}
+	if err := a.openAudit(l); err != nil {
+		return nil, err
+	}
 	a.identity = identity.New(a.db.Identity(), logger)
 	a.identity.Now = opts.Now
 	a.identity.Policy = prof
@@ -145,6 +156,9 @@ func open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 		return nil, err
 	}
 	a.identity.Directory = ldap.New(logger)
+	if err := a.openNotify(); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -213,6 +227,7 @@ func (a *App) listen(cert tls.Certificate) error {
 		}},
 	})
 	apiServer.Now = a.now
+	apiServer.Audit = a.trail
 	mux := http.NewServeMux()
 	apiServer.Register(mux)
 	consoleServer := console.New(a.log, a.identity, clientAddr)
@@ -297,6 +312,7 @@ func (a *App) Run(ctx context.Context) error {
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var background sync.WaitGroup
 	background.Go(func() { a.maintain(bg) })
+	background.Go(func() { a.integrate(bg) })
 	defer func() {
 		stopBackground()
 		background.Wait()
@@ -334,6 +350,7 @@ func (a *App) Close() error {
 			s.srv.Close()
 			s.ln.Close()
 		}
+		a.notify.close(a)
 		if a.db != nil {
 			a.closeErr = a.db.Close()
 		}

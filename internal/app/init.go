@@ -31,6 +31,8 @@ func (l layout) database() string  { return filepath.Join(l.dir, "strongroom.db"
 func (l layout) masterKey() string { return filepath.Join(l.dir, "master.key") }
 func (l layout) tlsCert() string   { return filepath.Join(l.dir, "tls", "cert.pem") }
 func (l layout) tlsKey() string    { return filepath.Join(l.dir, "tls", "key.pem") }
+func (l layout) auditKey() string  { return filepath.Join(l.dir, "audit", "signing.key") }
+func (l layout) auditPub() string  { return filepath.Join(l.dir, "audit", "signing.pub") }
 func (l layout) sshHostKey() string {
 	return filepath.Join(l.dir, "ssh", "ssh_host_ed25519_key")
 }
@@ -101,6 +103,9 @@ func Init(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Ini
 	}
 	if err := ifMissing(l.sshHostKey(), func() error { return writeSSHHostKey(l.sshHostKey()) }, created); err != nil {
 		return nil, strongroom.E(op, "create SSH host key", err)
+	}
+	if err := initAuditKey(l, created); err != nil {
+		return nil, strongroom.E(op, "create audit signing key", err)
 	}
 
 	dbExisted := Initialized(l.dir)

@@ -10,9 +10,11 @@ const maintenanceInterval = time.Minute
 
 // maintain runs the periodic sweeps until ctx ends: sessions that have
 // outlived the profile's timeouts are ended even if never used again
-// (IAM-9), and dormant accounts are suspended (ACC-6). A failed sweep is
-// logged and retried at the next tick; it never stops the server.
+// (IAM-9), dormant accounts are suspended (ACC-6), and users whose
+// password expires soon are reminded (IAM-2). A failed sweep is logged and
+// retried at the next tick; it never stops the server.
 func (a *App) maintain(ctx context.Context) {
+	a.warnNotifyGaps()
 	t := time.NewTicker(maintenanceInterval)
 	defer t.Stop()
 	for {
@@ -47,5 +49,12 @@ func (a *App) sweep(ctx context.Context) {
 		a.log.Error("suspending dormant accounts", "err", err)
 	case n > 0:
 		a.log.Warn("suspended dormant accounts", "count", n)
+	}
+	n, err = a.identity.RemindPasswordExpiry(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		a.log.Error("sending password expiry reminders", "sent", n, "err", err)
+	case n > 0:
+		a.log.Info("sent password expiry reminders", "count", n)
 	}
 }

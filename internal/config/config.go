@@ -24,7 +24,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/mail"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +46,7 @@ type Config struct {
 	TLS     TLS     `yaml:"tls"`
 	Metrics Metrics `yaml:"metrics"`
 	Log     Log     `yaml:"log"`
+	Notify  Notify  `yaml:"notify"`
 
 	doc *yamlconf.Doc // where each key of the file stands, for messages
 }
@@ -93,6 +96,52 @@ type Log struct {
 	Format string `yaml:"format"` // text or json
 }
 
+// Notify configures how Strongroom reaches people and systems outside it:
+// mail for alerts to administrators and reminders to users, and webhooks
+// for alerts to machines (IAM-2, IAM-4, AUD-7).
+type Notify struct {
+	SMTP    SMTP    `yaml:"smtp"`
+	Webhook Webhook `yaml:"webhook"`
+}
+
+// SMTP is the mail server Strongroom submits its mail to. Mail always goes
+// over TLS with the server's certificate verified; there is no setting to
+// send it in clear. Empty Addr turns mail off.
+type SMTP struct {
+	// Addr is the server's host:port, e.g. smtp.example.com:587.
+	Addr string `yaml:"addr"`
+	// TLS is "starttls" (the server must offer STARTTLS, usually port
+	// 587) or "implicit" (TLS from the first byte, usually port 465).
+	TLS string `yaml:"tls"`
+	// From is the sender, e.g. "Strongroom <strongroom@example.com>".
+	From string `yaml:"from"`
+	// Username, if set, authenticates with AUTH PLAIN; the password comes
+	// from exactly one of PasswordFile (the file's content, without a
+	// final newline) and PasswordEnv (the name of an environment variable
+	// holding it), never from this file itself.
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	PasswordEnv  string `yaml:"password_env"`
+	// CAFile holds the PEM certificates that verify the server; empty
+	// means the system's roots.
+	CAFile string `yaml:"ca_file"`
+	// Timeout bounds one delivery, from connecting to the last reply.
+	Timeout yamlconf.Duration `yaml:"timeout"`
+}
+
+// Webhook lists the HTTPS URLs that receive alerts as JSON events, each
+// signed with HMAC-SHA256 under the secret in SecretFile (at least 16
+// bytes, e.g. from openssl rand -hex 32). Empty URLs turns webhooks off.
+type Webhook struct {
+	URLs       []string `yaml:"urls"`
+	SecretFile string   `yaml:"secret_file"`
+	// CAFile holds the PEM certificates that verify the receivers; empty
+	// means the system's roots.
+	CAFile string `yaml:"ca_file"`
+	// Timeout bounds one delivery attempt.
+	Timeout yamlconf.Duration `yaml:"timeout"`
+}
+
 // Default returns the configuration used when nothing else is set.
 func Default() *Config {
 	return &Config{
@@ -107,6 +156,10 @@ func Default() *Config {
 		TLS:     TLS{Names: []string{"localhost", "127.0.0.1"}},
 		Metrics: Metrics{Addr: "127.0.0.1:9464"},
 		Log:     Log{Level: "info", Format: "text"},
+		Notify: Notify{
+			SMTP:    SMTP{TLS: "starttls", Timeout: yamlconf.Duration(30 * time.Second)},
+			Webhook: Webhook{Timeout: yamlconf.Duration(10 * time.Second)},
+		},
 	}
 }
 
@@ -138,7 +191,8 @@ func Load(path string, environ []string) (*Config, error) {
 		// Relative paths in a file are relative to the file, so that a
 		// configuration works from any working directory.
 		base := filepath.Dir(path)
-		for _, p := range []*string{&c.Data, &c.Policy, &c.TLS.CertFile, &c.TLS.KeyFile} {
+		for _, p := range []*string{&c.Data, &c.Policy, &c.TLS.CertFile, &c.TLS.KeyFile,
+			&c.Notify.SMTP.PasswordFile, &c.Notify.SMTP.CAFile, &c.Notify.Webhook.SecretFile, &c.Notify.Webhook.CAFile} {
 			if *p != "" && !filepath.IsAbs(*p) && doc.Has(pathOf(c, p)) {
 				*p = filepath.Join(base, *p)
 			}
@@ -171,6 +225,14 @@ func pathOf(c *Config, p *string) string {
 		return "tls.cert_file"
 	case &c.TLS.KeyFile:
 		return "tls.key_file"
+	case &c.Notify.SMTP.PasswordFile:
+		return "notify.smtp.password_file"
+	case &c.Notify.SMTP.CAFile:
+		return "notify.smtp.ca_file"
+	case &c.Notify.Webhook.SecretFile:
+		return "notify.webhook.secret_file"
+	case &c.Notify.Webhook.CAFile:
+		return "notify.webhook.ca_file"
 	}
 	return ""
 }
@@ -217,6 +279,8 @@ func (c *Config) Validate() error {
 		{"http.read_header_timeout", c.HTTP.ReadHeaderTimeout, time.Second},
 		{"http.idle_timeout", c.HTTP.IdleTimeout, time.Second},
 		{"http.hsts_max_age", c.HTTP.HSTSMaxAge, 0},
+		{"notify.smtp.timeout", c.Notify.SMTP.Timeout, time.Second},
+		{"notify.webhook.timeout", c.Notify.Webhook.Timeout, time.Second},
 	} {
 		if d.v.Std() < d.min {
 			bad(d.path, "%s is too short; use at least %s", d.v, yamlconf.Duration(d.min))
@@ -243,7 +307,85 @@ func (c *Config) Validate() error {
 	default:
 		bad("log.format", "%q is not a format; use text or json", c.Log.Format)
 	}
+	c.validateNotify(bad)
 	return errors.Join(errs...)
+}
+
+// validateNotify checks the notify section.
+func (c *Config) validateNotify(bad func(path, format string, args ...any)) {
+	m := c.Notify.SMTP
+	if m.Addr == "" {
+		for _, f := range []struct{ key, v string }{
+			{"from", m.From}, {"username", m.Username}, {"password_file", m.PasswordFile},
+			{"password_env", m.PasswordEnv}, {"ca_file", m.CAFile},
+		} {
+			if f.v != "" {
+				bad("notify.smtp.addr", "mail is off, yet notify.smtp.%s is set; set the mail server too, e.g. smtp.example.com:587", f.key)
+				break
+			}
+		}
+	} else if err := checkServerAddr(m.Addr); err != nil {
+		bad("notify.smtp.addr", "%v", err)
+	}
+	switch m.TLS {
+	case "starttls", "implicit":
+	default:
+		bad("notify.smtp.tls", "%q is not a TLS mode; use starttls or implicit (mail is never sent in clear)", m.TLS)
+	}
+	if m.Addr != "" {
+		if _, err := mail.ParseAddress(m.From); err != nil || strings.ContainsAny(m.From, "\r\n") {
+			bad("notify.smtp.from", "%q is not a sender address such as \"Strongroom <strongroom@example.com>\"", m.From)
+		}
+	}
+	switch {
+	case m.PasswordFile != "" && m.PasswordEnv != "":
+		bad("notify.smtp.password_file", "set notify.smtp.password_file or notify.smtp.password_env, not both")
+	case m.Username != "" && m.PasswordFile == "" && m.PasswordEnv == "":
+		bad("notify.smtp.username", "a user name needs a password: set notify.smtp.password_file or notify.smtp.password_env")
+	case m.Username == "" && (m.PasswordFile != "" || m.PasswordEnv != ""):
+		bad("notify.smtp.username", "a password is set but no user name")
+	}
+	if v := m.PasswordEnv; v != "" && (!validEnvName(v) || strings.HasPrefix(v, EnvPrefix)) {
+		bad("notify.smtp.password_env", "%q is not the name of an environment variable outside %s*, e.g. SMTP_PASSWORD", v, EnvPrefix)
+	}
+
+	w := c.Notify.Webhook
+	for i, s := range w.URLs {
+		if u, err := url.Parse(s); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+			bad(fmt.Sprintf("notify.webhook.urls[%d]", i), "URL %d is not an https:// URL without credentials; events are only sent over TLS", i+1)
+		}
+	}
+	switch {
+	case len(w.URLs) > 0 && w.SecretFile == "":
+		bad("notify.webhook.secret_file", "webhooks need a signing secret; put at least 16 random bytes in a file (openssl rand -hex 32) and name it here")
+	case len(w.URLs) == 0 && (w.SecretFile != "" || w.CAFile != ""):
+		bad("notify.webhook.urls", "webhooks are off, yet their secret or CA file is set; list the receiving URLs too")
+	}
+}
+
+// checkServerAddr checks a host:port to connect to.
+func checkServerAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return fmt.Errorf("%q is not host:port, e.g. smtp.example.com:587", addr)
+	}
+	if !validHostName(host) || strings.HasPrefix(host, "*.") {
+		return fmt.Errorf("%q: %q is neither a host name nor an IP address", addr, host)
+	}
+	var n int
+	if _, err := fmt.Sscanf(port, "%d", &n); err != nil || n < 1 || n > 65535 || fmt.Sprint(n) != port {
+		return fmt.Errorf("%q: port must be a number from 1 to 65535", addr)
+	}
+	return nil
+}
+
+func validEnvName(s string) bool {
+	for i, r := range s {
+		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func (c *Config) errorf(path, format string, args ...any) error {

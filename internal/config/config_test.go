@@ -150,3 +150,101 @@ func TestSetUnknown(t *testing.T) {
 		t.Errorf("Set(unknown) = %v, want error listing known settings", err)
 	}
 }
+
+// TestNotify: a complete notify section from a file and the environment
+// is valid, and its file paths are relative to the file.
+func TestNotify(t *testing.T) {
+	file := writeFile(t, "strongroom.yaml", `notify:
+  smtp:
+    addr: smtp.example.com:465
+    tls: implicit
+    from: Strongroom <strongroom@example.com>
+    username: strongroom
+    password_file: secrets/smtp
+    ca_file: /etc/ssl/mail-ca.pem
+  webhook:
+    urls: [https://hooks.example.com/strongroom]
+    secret_file: secrets/webhook
+`)
+	c, err := Load(file, []string{"STRONGROOM_NOTIFY_WEBHOOK_TIMEOUT=3s", "STRONGROOM_NOTIFY_SMTP_TIMEOUT=1m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Dir(file)
+	n := c.Notify
+	for _, tc := range []struct{ name, got, want string }{
+		{"password file", n.SMTP.PasswordFile, filepath.Join(dir, "secrets/smtp")},
+		{"absolute CA file", n.SMTP.CAFile, "/etc/ssl/mail-ca.pem"},
+		{"secret file", n.Webhook.SecretFile, filepath.Join(dir, "secrets/webhook")},
+		{"tls", n.SMTP.TLS, "implicit"},
+		{"webhook timeout", n.Webhook.Timeout.String(), "3s"},
+		{"smtp timeout", n.SMTP.Timeout.String(), "1m"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %q, want %q", tc.name, tc.got, tc.want)
+		}
+	}
+	if d := Default().Notify; d.SMTP.Addr != "" || len(d.Webhook.URLs) != 0 || d.SMTP.TLS != "starttls" {
+		t.Errorf("default notify = %+v; want mail and webhooks off, STARTTLS", d)
+	}
+}
+
+func TestValidateNotify(t *testing.T) {
+	const smtp = "notify:\n  smtp:\n    addr: smtp.example.com:587\n    from: strongroom@example.com\n"
+	for _, tc := range []struct {
+		name, file string
+		set        map[string]string
+		want       []string
+	}{
+		{"addr without port", "notify:\n  smtp:\n    addr: smtp.example.com\n    from: a@example.com\n", nil,
+			[]string{"strongroom.yaml:3:", "notify.smtp.addr", "host:port"}},
+		{"addr port zero", smtp, map[string]string{"notify.smtp.addr": "smtp.example.com:0"}, []string{"notify.smtp.addr", "1 to 65535"}},
+		{"addr bad host", smtp, map[string]string{"notify.smtp.addr": "smtp_example!:25"}, []string{"notify.smtp.addr", "host name"}},
+		{"clear text mode", smtp + "    tls: none\n", nil, []string{"strongroom.yaml:5:", "notify.smtp.tls", "starttls or implicit"}},
+		{"missing from", "notify:\n  smtp:\n    addr: smtp.example.com:587\n", nil, []string{"notify.smtp.from"}},
+		{"bad from", smtp, map[string]string{"notify.smtp.from": "strongroom"}, []string{"notify.smtp.from", "sender address"}},
+		{"user without password", smtp + "    username: relay\n", nil, []string{"notify.smtp.username", "password_file or notify.smtp.password_env"}},
+		{"password without user", smtp + "    password_env: SMTP_PASSWORD\n", nil, []string{"notify.smtp.username", "no user name"}},
+		{"two passwords", smtp + "    username: relay\n    password_env: SMTP_PASSWORD\n    password_file: pw\n", nil,
+			[]string{"notify.smtp.password_file", "not both"}},
+		{"password env ours", smtp + "    username: relay\n    password_env: STRONGROOM_SMTP_PASSWORD\n", nil, []string{"notify.smtp.password_env"}},
+		{"password env malformed", smtp + "    username: relay\n    password_env: SMTP-PASSWORD\n", nil, []string{"notify.smtp.password_env"}},
+		{"settings without addr", "notify:\n  smtp:\n    from: a@example.com\n", nil, []string{"notify.smtp.addr", "notify.smtp.from is set"}},
+		{"short timeout", smtp, map[string]string{"notify.smtp.timeout": "100ms"}, []string{"notify.smtp.timeout", "too short"}},
+		{"webhook over http", "notify:\n  webhook:\n    urls: [http://hooks.example.com/x]\n    secret_file: s\n", nil,
+			[]string{"strongroom.yaml:3:", "notify.webhook.urls[0]", "https://"}},
+		{"webhook with credentials", "", map[string]string{"notify.webhook.urls": "https://ok.example.com/,https://u:pw@hooks.example.com/x", "notify.webhook.secret_file": "s"},
+			[]string{"notify.webhook.urls[1]"}},
+		{"webhook without secret", "notify:\n  webhook:\n    urls: [https://hooks.example.com/x]\n", nil, []string{"notify.webhook.secret_file", "signing secret"}},
+		{"secret without webhook", "notify:\n  webhook:\n    secret_file: s\n", nil, []string{"notify.webhook.urls"}},
+		{"webhook short timeout", "", map[string]string{"notify.webhook.timeout": "0s"}, []string{"notify.webhook.timeout"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeFile(t, "strongroom.yaml", tc.file)
+			c, err := Load(path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range tc.set {
+				if err := c.Set(k, v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err = c.Validate()
+			if err == nil {
+				t.Fatal("Validate succeeded, want error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+			if strings.Contains(err.Error(), "pw@") {
+				t.Errorf("error %q shows credentials from a URL", err)
+			}
+		})
+	}
+}

@@ -9,9 +9,10 @@
 //
 // Every page carries a strict Content-Security-Policy: nothing but the
 // console's own style sheet, images and forms, no framing, no base URL.
-// Scripts are off except on the password page, whose one small script
-// comes from the binary (script-src 'self'). Nothing is loaded from
-// another site, and pages are never cached, since some show a secret once.
+// Scripts are off except on the password page and the security-key pages,
+// whose small scripts come from the binary (script-src 'self'); WebAuthn
+// has no other interface. Nothing is loaded from another site, and pages
+// are never cached, since some show a secret once.
 //
 // The only cookie is the session cookie, set at sign-in: Secure, HttpOnly,
 // SameSite=Strict (IAM-9). It is the cookie the JSON API reads too.
@@ -28,13 +29,14 @@
 //
 // Sign-in is one form: user name, password, acceptance of the business-use
 // notice (IAM-8) and a field for the code of a second factor, which users
-// without one leave empty. A separate second step would have to keep the
-// password, or a half-finished sign-in, on the server between two requests,
-// which the identity service does not offer and which would tie a browser
-// to one node of a cluster. When the service asks for a code, the form
-// comes back with the code field marked and focused; refusals are shown as
-// the service words them, such as "login refused: outside allowed hours
-// (IAM-7)".
+// without one, or with a security key, leave empty. When the service asks
+// for a code, the form comes back with the code field marked and focused;
+// refusals are shown as the service words them, such as "login refused:
+// outside allowed hours (IAM-7)". A user with a security key or passkey
+// gets a second page that asks for it (see passkeys.go): the key signs a
+// challenge made after the password check, which the identity service
+// keeps in the database as a pending sign-in, so no node needs to remember
+// it.
 //
 // # Limited sessions
 //
@@ -129,7 +131,7 @@ func (c *call) csrf() string {
 }
 
 func (s *Server) routes() []route {
-	return []route{
+	return append([]route{
 		{method: "GET", pattern: "/{$}", handle: s.root},
 		{method: "GET", pattern: "/static/{file}", handle: s.static},
 		{method: "GET", pattern: "/login", handle: s.loginPage},
@@ -148,7 +150,7 @@ func (s *Server) routes() []route {
 		{method: "POST", pattern: "/me/sessions/{id}/revoke", action: access.SelfSessions, resource: api.Self("session"), handle: s.revokeSession},
 		{method: "POST", pattern: "/me/keys", action: access.SelfKeys, resource: api.Self("access key"), handle: s.createKey},
 		{method: "POST", pattern: "/me/keys/{id}/revoke", action: access.SelfKeys, resource: api.Self("access key"), handle: s.revokeKey},
-	}
+	}, s.passkeyRoutes()...)
 }
 
 // Register adds the console's pages to mux, each behind the cross-origin

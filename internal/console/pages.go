@@ -35,6 +35,7 @@ var messages = map[string]string{
 	"session-revoked": "The session has been ended.",
 	"key-revoked":     "The access key has been revoked.",
 	"password":        "Your password has been changed.",
+	"passkey-removed": "The security key has been removed.",
 }
 
 // loginView is the sign-in form.
@@ -59,8 +60,8 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, c *call) erro
 	return nil
 }
 
-// login signs in. A session this browser had before is ended, so that
-// signing in again leaves no session behind.
+// login signs in, or asks for the security key of a user who has one and
+// gave no code.
 func (s *Server) login(w http.ResponseWriter, r *http.Request, old *call) error {
 	lv := &loginView{
 		Name:           strings.TrimSpace(r.PostFormValue("user")),
@@ -72,6 +73,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, old *call) error 
 		Password:       r.PostFormValue("password"),
 		Code:           r.PostFormValue("code"),
 		NoticeAccepted: lv.NoticeAccepted,
+		WebAuthn:       true,
 	})
 	if err != nil {
 		status, msg := s.problem(r, err)
@@ -81,6 +83,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, old *call) error 
 		s.render(w, r, status, "login", v)
 		return nil
 	}
+	if res.Pending != nil {
+		s.passkeyStep(w, r, lv.Name, res.Pending)
+		return nil
+	}
+	return s.signedIn(w, r, old, res)
+}
+
+// signedIn answers a sign-in that started a session. A session this
+// browser had before is ended, so that signing in again leaves no session
+// behind.
+func (s *Server) signedIn(w http.ResponseWriter, r *http.Request, old *call, res *identity.SignInResult) error {
 	if old.token != "" {
 		if err := s.ids.SignOut(r.Context(), old.token); err != nil {
 			s.log.WarnContext(r.Context(), "earlier session not ended at a new sign-in", "err", err)

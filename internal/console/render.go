@@ -22,7 +22,7 @@ var staticFS embed.FS
 // pages holds one template set per page: the layout and the page's
 // "content". The templates are part of the binary, so a broken one fails
 // every test at once.
-var pages = parsePages("login", "expiring", "mfa", "password", "me", "error")
+var pages = parsePages("login", "expiring", "mfa", "password", "me", "error", "passkeys", "passkey-signin")
 
 func parsePages(names ...string) map[string]*template.Template {
 	funcs := template.FuncMap{
@@ -41,7 +41,8 @@ func parsePages(names ...string) map[string]*template.Template {
 }
 
 // csp is the Content-Security-Policy of every page; scriptCSP that of the
-// one page with a script, which it fetches rule checks from.
+// pages with a script (password rules, security keys), which fetch from the
+// console.
 const (
 	csp       = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 	scriptCSP = csp + "; script-src 'self'; connect-src 'self'"

@@ -106,10 +106,17 @@ type Service struct {
 	// people in an LDAP directory (IAM-11). If nil, those users cannot
 	// sign in.
 	Directory Directory
+	// RelyingParty is the host name and origin security keys and passkeys
+	// are bound to (IAM-6). If zero, they can be neither added nor used,
+	// and users who have one sign in with a recovery code.
+	RelyingParty RelyingParty
 	// OnLockout, if set, is called after a lock or an unlock of a user
 	// ID has been committed, so that administrators can be told at once
 	// (IAM-4, AUD-7). It must not block.
 	OnLockout func(ctx context.Context, u *User, l Lockout, locked bool)
+	// Mailer sends the password expiry reminders of
+	// RemindPasswordExpiry (IAM-2). If nil, none are sent.
+	Mailer Mailer
 
 	hashing  hashLimiter
 	store    Store

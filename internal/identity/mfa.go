@@ -24,7 +24,7 @@ import (
 )
 
 // Multi-factor authentication (IAM-6): TOTP authenticators and one-time
-// recovery codes.
+// recovery codes. Security keys and passkeys are in webauthn.go.
 //
 // Who may call what: the API layer decides whether a caller may act on a
 // user at all; these methods add the rules that belong to authentication
@@ -134,6 +134,7 @@ func (TOTPEnrollment) LogValue() slog.Value { return slog.StringValue("REDACTED"
 type MFAStatus struct {
 	TOTP              bool // a confirmed TOTP factor of a kind the profile allows
 	TOTPPending       bool // an enrolment is under way
+	WebAuthn          int  // security keys and passkeys, if the profile allows them
 	RecoveryCodesLeft int
 }
 
@@ -169,9 +170,18 @@ var base32NoPad = base32.StdEncoding.WithPadding(base32.NoPadding)
 // malformed, or given for a user with no factor.
 const badCodeMessage = "the second-factor code is not valid"
 
-// mfaEnrolled reports whether u has a confirmed second factor of a kind the
-// profile allows.
+// mfaEnrolled reports whether u has a second factor of a kind the profile
+// allows: a confirmed TOTP factor, or a security key or passkey.
 func (s *Service) mfaEnrolled(ctx context.Context, tx Tx, u *User) (bool, error) {
+	if ok, err := s.totpEnrolled(ctx, tx, u); ok || err != nil {
+		return ok, err
+	}
+	return s.webauthnEnrolled(ctx, tx, u)
+}
+
+// totpEnrolled reports whether u has a confirmed TOTP factor and the
+// profile allows TOTP.
+func (s *Service) totpEnrolled(ctx context.Context, tx Tx, u *User) (bool, error) {
 	if !s.totpAllowed() {
 		return false, nil
 	}
@@ -225,6 +235,9 @@ func (s *Service) checkSecondFactor(ctx context.Context, tx Tx, u *User, code st
 	}
 	if digits, ok := totpCode(code); ok {
 		f, err := tx.FindTOTPFactor(ctx, u.ID, TOTPConfirmed)
+		if strongroom.Is(err, strongroom.NotFound) || err == nil && !s.totpAllowed() {
+			return fail("no authenticator app is enrolled")
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -378,7 +391,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, user strongroom.UserID, code 
 		if !ok {
 			return badCode
 		}
-		replaced, err := s.mfaEnrolled(ctx, tx, u)
+		replaced, err := s.totpEnrolled(ctx, tx, u)
 		if err != nil {
 			return err
 		}
@@ -401,13 +414,13 @@ func (s *Service) ConfirmTOTP(ctx context.Context, user strongroom.UserID, code 
 }
 
 // DisableTOTP removes user's TOTP factor, pending or confirmed, and their
-// recovery codes. When the caller in ctx is user, code must be a current
-// TOTP or recovery code, which is consumed; a wrong one is Unauthenticated
-// and recorded as a failed "mfa.verify". When the caller is anyone else —
-// an administrator resetting the factor of a user who lost it; the API
-// layer decides who may — code is ignored and the change is privileged.
-// Disabling when nothing is enrolled changes and records nothing. It
-// returns NotFound if there is no such user.
+// recovery codes unless a security key remains. When the caller in ctx is
+// user, code must be a current TOTP or recovery code, which is consumed; a
+// wrong one is Unauthenticated and recorded as a failed "mfa.verify". When
+// the caller is anyone else — an administrator resetting the factor of a
+// user who lost it; the API layer decides who may — code is ignored and the
+// change is privileged. Disabling when nothing is enrolled changes and
+// records nothing. It returns NotFound if there is no such user.
 func (s *Service) DisableTOTP(ctx context.Context, user strongroom.UserID, code string) error {
 	const op = "identity.DisableTOTP"
 	now := s.now()
@@ -429,9 +442,16 @@ func (s *Service) DisableTOTP(ctx context.Context, user strongroom.UserID, code 
 		if err != nil {
 			return err
 		}
-		nc, err := tx.DeleteRecoveryCodes(ctx, u.ID)
+		// Recovery codes stay while a security key does.
+		keys, err := tx.FindWebAuthnCredentials(ctx, u.ID)
 		if err != nil {
 			return err
+		}
+		nc := 0
+		if len(keys) == 0 {
+			if nc, err = tx.DeleteRecoveryCodes(ctx, u.ID); err != nil {
+				return err
+			}
 		}
 		if nf+nc == 0 {
 			return nil
@@ -496,8 +516,15 @@ func (s *Service) FindMFAStatus(ctx context.Context, user strongroom.UserID) (*M
 		if err != nil {
 			return err
 		}
-		if st.TOTP, err = s.mfaEnrolled(ctx, tx, u); err != nil {
+		if st.TOTP, err = s.totpEnrolled(ctx, tx, u); err != nil {
 			return err
+		}
+		if s.webauthnAllowed() {
+			keys, err := tx.FindWebAuthnCredentials(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			st.WebAuthn = len(keys)
 		}
 		_, err = tx.FindTOTPFactor(ctx, u.ID, TOTPPending)
 		if err != nil && !strongroom.Is(err, strongroom.NotFound) {

@@ -29,6 +29,10 @@ type SignInRequest struct {
 	// NoticeAccepted says the business-use notice of the profile was
 	// shown and accepted (IAM-8).
 	NoticeAccepted bool
+	// WebAuthn says the client can use a security key or passkey: a user
+	// who has one and gives no code gets a PendingSignIn rather than a
+	// refusal. Clients that leave it false never see one.
+	WebAuthn bool
 }
 
 func (r SignInRequest) String() string { return fmt.Sprintf("sign-in of %q", r.Name) }
@@ -40,13 +44,15 @@ func (r SignInRequest) LogValue() slog.Value {
 
 // SignInResult is a successful sign-in. Token is the session's secret,
 // shown here once and stored only as a hash: String and LogValue leave it
-// out.
+// out. When Pending is set, the password was right but the security key is
+// still to be used (CompleteSignIn): there is no Token or Session yet.
 type SignInResult struct {
 	_ [0]func()
 
 	Token   string
 	Session *Session
 	User    *User
+	Pending *PendingSignIn
 	// PasswordExpiresAt is when the password must be changed under the
 	// profile's maximum age, or zero if never (IAM-2).
 	PasswordExpiresAt time.Time
@@ -56,11 +62,17 @@ type SignInResult struct {
 }
 
 func (r SignInResult) String() string {
+	if r.Pending != nil {
+		return fmt.Sprintf("pending sign-in of %s", r.User.Name)
+	}
 	return fmt.Sprintf("session %s of %s", r.Session.ID, r.User.Name)
 }
 
 // LogValue implements slog.LogValuer without the token.
 func (r SignInResult) LogValue() slog.Value {
+	if r.Pending != nil {
+		return slog.GroupValue(slog.Any("pending", r.Pending), slog.Any("user", r.User))
+	}
 	return slog.GroupValue(slog.Any("session", r.Session), slog.Any("user", r.User))
 }
 
@@ -87,7 +99,9 @@ const signInFailed = "sign-in failed: wrong user name or password"
 //     (IAM-7), else their Permission error;
 //   - the business-use notice was accepted (IAM-8), else Invalid;
 //   - with a second factor enrolled, the code is right (IAM-6), else
-//     Unauthenticated; a wrong code counts towards the lockout.
+//     Unauthenticated; a wrong code counts towards the lockout. Without a
+//     code, a user with a security key gets a PendingSignIn instead, if
+//     the request says the client can use one (see CompleteSignIn).
 //
 // A user who must have a second factor but has none gets a session limited
 // to enrolling one (Session.MFAEnrollmentRequired); one whose password was
@@ -154,6 +168,10 @@ func (s *Service) SignIn(ctx context.Context, req SignInRequest) (*SignInResult,
 		}
 		s.log.InfoContext(ctx, "sign-in refused", "user_name", auditName(req.Name), "reason", a.reason, "client", a.client.Addr)
 		return nil, a.err
+	}
+	if a.result.Pending != nil {
+		s.log.InfoContext(ctx, "password accepted; security key asked for", "user", a.user)
+		return a.result, nil
 	}
 	s.log.InfoContext(ctx, "signed in", "user", a.user, "session", a.result.Session)
 	return a.result, nil
@@ -274,8 +292,17 @@ func (a *attempt) decide(ctx context.Context, tx Tx) error {
 	}
 	if enrolled {
 		if a.req.Code == "" {
+			if pending, err := a.pend(ctx, tx); pending || err != nil {
+				return err
+			}
+			msg := "enter the code of your second factor: from your authenticator app, or a recovery code"
+			if keys, err := s.webauthnEnrolled(ctx, tx, u); err != nil {
+				return err
+			} else if keys {
+				msg += "; your security key or passkey cannot be used for this sign-in (the web console can use it)"
+			}
 			return a.refuse(ctx, tx, "second-factor code missing", &strongroom.Error{Op: signInOp, Kind: strongroom.Unauthenticated,
-				Clause: clauseOf("mfa.required"), Message: "enter the code of your second factor: from your authenticator app, or a recovery code"})
+				Clause: clauseOf("mfa.required"), Message: msg})
 		}
 		if err := s.verifySecondFactor(ctx, tx, u, a.req.Code, a.now); err != nil {
 			if !strongroom.Is(err, strongroom.Unauthenticated) {

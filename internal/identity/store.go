@@ -39,6 +39,8 @@ type Tx interface {
 	accessKeyTx // access keys for signed requests: accesskey.go
 	restrictTx  // login restrictions: restrict.go
 	directoryTx // external directories and their users: directory.go
+	reminderTx  // password expiry reminders sent: notify.go
+	webauthnTx  // security keys, passkeys and their ceremonies: webauthn.go
 
 	// CreateTenant stores t. It returns Conflict if a tenant with the same
 	// ID or name exists.

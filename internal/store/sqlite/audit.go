@@ -16,9 +16,17 @@ func (tx *Tx) AppendEvent(ctx context.Context, e *audit.Event) error {
 	if err != nil {
 		return wrap(op, err)
 	}
-	res, err := tx.tx.ExecContext(ctx, `INSERT INTO audit_events
-		(time, tenant_id, actor_id, actor_name, action, class_uid, outcome, request_id, record)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	if tx.appendEvent == nil {
+		// Closed with the transaction.
+		stmt, err := tx.tx.PrepareContext(ctx, `INSERT INTO audit_events
+			(time, tenant_id, actor_id, actor_name, action, class_uid, outcome, request_id, record)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return storeErr(op, err, what{})
+		}
+		tx.appendEvent = stmt
+	}
+	res, err := tx.appendEvent.ExecContext(ctx,
 		formatTime(e.Time), nullString(string(e.Tenant)), nullString(string(e.Actor.User)), e.Actor.Name,
 		e.Action, int64(e.Class), string(e.Outcome), nullString(string(e.RequestID)), b)
 	if err != nil {

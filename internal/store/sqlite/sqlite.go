@@ -191,6 +191,10 @@ func (db *DB) Ping(ctx context.Context) error {
 // It must not be used after the function it was passed to returns.
 type Tx struct {
 	tx *sql.Tx
+	// appendEvent is AppendEvent's statement, prepared once per
+	// transaction: parsing it again for every event of a batch costs
+	// about a fifth of the append.
+	appendEvent *sql.Stmt
 }
 
 // update runs fn in a write transaction; see identity.Store.Update. fn must

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(testing.TB) identity.Store) {
 		{"RollbackOnPanic", testRollbackOnPanic},
 		{"ViewIsReadOnly", testViewIsReadOnly},
 		{"ConcurrentUpdates", testConcurrentUpdates},
+		{"PasswordReminders", testPasswordReminders},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, open(t)) })
