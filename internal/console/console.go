@@ -136,6 +136,8 @@ func (s *Server) routes() []route {
 		{method: "GET", pattern: "/static/{file}", handle: s.static},
 		{method: "GET", pattern: "/login", handle: s.loginPage},
 		{method: "POST", pattern: "/login", handle: s.login},
+		{method: "GET", pattern: "/bootstrap", handle: s.bootstrapPage},
+		{method: "POST", pattern: "/bootstrap", handle: s.bootstrap},
 		{method: "POST", pattern: "/logout", action: access.SelfSessions, resource: api.Self("session"), handle: s.logout, limited: true},
 
 		{method: "GET", pattern: "/mfa/enroll", action: access.SelfMFA, resource: api.Self("mfa"), handle: s.mfaPage, limited: true},

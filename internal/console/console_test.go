@@ -537,7 +537,7 @@ func TestRouteTable(t *testing.T) {
 	f := newFixture(t)
 	anon, nora := f.browser(t), f.browser(t)
 	nora.signIn("nora", noraPassword)
-	public := map[string]bool{"GET /{$}": true, "GET /static/{file}": true, "GET /login": true, "POST /login": true, "POST /login/passkey": true}
+	public := map[string]bool{"GET /{$}": true, "GET /static/{file}": true, "GET /login": true, "POST /login": true, "POST /login/passkey": true, "GET /bootstrap": true, "POST /bootstrap": true}
 	for _, rt := range f.con.RouteTable() {
 		key := rt.Method + " " + rt.Pattern
 		path := strings.NewReplacer("{$}", "", "{id}", "x", "{file}", "console.css").Replace(rt.Pattern)

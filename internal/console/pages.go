@@ -31,6 +31,7 @@ func (s *Server) root(w http.ResponseWriter, r *http.Request, _ *call) error {
 // so that a link cannot make a page say anything else.
 var messages = map[string]string{
 	"signed-out":      "You have signed out.",
+	"bootstrapped":    "The first administrator has been created. Sign in.",
 	"ended":           "Your session has ended. Sign in again.",
 	"session-revoked": "The session has been ended.",
 	"key-revoked":     "The access key has been revoked.",

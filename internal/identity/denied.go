@@ -19,3 +19,17 @@ func (s *Service) RecordDenied(ctx context.Context, action string, tenant strong
 // Notice returns the business-use notice users accept at sign-in (IAM-8),
 // or "" when the policy has none.
 func (s *Service) Notice() string { return s.policy().Notice.Text }
+
+// NeedsBootstrap reports whether no operator exists yet, so that the first
+// administrator must still be created with the bootstrap token (IAM-5).
+func (s *Service) NeedsBootstrap(ctx context.Context) (bool, error) {
+	var ops []*User
+	err := s.store.View(ctx, func(tx Tx) (err error) {
+		ops, err = tx.FindUsers(ctx, UserFilter{OperatorsOnly: true, Limit: 1})
+		return err
+	})
+	if err != nil {
+		return false, wrap("identity.NeedsBootstrap", err)
+	}
+	return len(ops) == 0, nil
+}
