@@ -110,7 +110,7 @@ func (in *Integrator) Run(ctx context.Context) {
 	}()
 	t := time.NewTimer(0)
 	defer t.Stop()
-	failing := false
+	waiting := false // for another holder's lease
 	for {
 		select {
 		case <-ctx.Done():
@@ -119,14 +119,17 @@ func (in *Integrator) Run(ctx context.Context) {
 		}
 		n, err := in.Step(ctx)
 		switch {
-		case err != nil && ctx.Err() == nil:
-			if !failing || !strongroom.Is(err, strongroom.Conflict) {
-				in.log.Error("audit integration", "err", err)
+		case ctx.Err() != nil:
+		case strongroom.Is(err, strongroom.Conflict):
+			if !waiting {
+				in.log.Info("audit integration waits: another process holds the lease", "err", err)
 			}
-			failing = true
-		case err == nil && failing:
-			in.log.Info("audit integration resumed")
-			failing = false
+			waiting = true
+		case err != nil:
+			in.log.Error("audit integration failed; retrying", "err", err)
+		case waiting:
+			in.log.Info("audit integration took over the lease")
+			waiting = false
 		}
 		if n == orDefault(in.BatchSize, 4096) {
 			t.Reset(0) // more are waiting
@@ -155,12 +158,11 @@ func (in *Integrator) Step(ctx context.Context) (int, error) {
 			return 0, err
 		}
 	}
-	lease := Lease{Name: integratorLease, Holder: in.holder, Now: now}
-	n, err := in.integrate(ctx, lease)
+	n, err := in.integrate(ctx, now)
 	if err == nil && n < orDefault(in.BatchSize, 4096) {
-		err = in.seal(ctx, lease)
+		err = in.seal(ctx, now)
 		if err == nil && in.Retention > 0 && now.Sub(in.lastExpired) >= time.Minute {
-			err = in.expire(ctx, lease)
+			err = in.expire(ctx, now)
 		}
 	}
 	if err != nil {
@@ -168,6 +170,12 @@ func (in *Integrator) Step(ctx context.Context) (int, error) {
 		in.loaded = false
 	}
 	return n, err
+}
+
+// lease names the lease at this moment, for the store to check that it
+// is still held when a write commits.
+func (in *Integrator) lease() Lease {
+	return Lease{Name: integratorLease, Holder: in.holder, Now: in.now()}
 }
 
 // load reads the open logs and each tenant's last seal.
@@ -197,14 +205,14 @@ func (in *Integrator) load(ctx context.Context) error {
 }
 
 // integrate appends one batch of pending events to their logs.
-func (in *Integrator) integrate(ctx context.Context, lease Lease) (int, error) {
+func (in *Integrator) integrate(ctx context.Context, now time.Time) (int, error) {
 	pending, err := in.store.PendingEvents(ctx, orDefault(in.BatchSize, 4096))
 	if err != nil || len(pending) == 0 {
 		return 0, err
 	}
 	b := &Batch{Leaves: make([]Leaf, 0, len(pending))}
 	var touched []LogID
-	today := DayOf(lease.Now)
+	today := DayOf(now)
 	for _, e := range pending {
 		// An event stamped later than today comes from a clock ahead of
 		// this one; today's log takes it.
@@ -232,7 +240,7 @@ func (in *Integrator) integrate(ctx context.Context, lease Lease) (int, error) {
 		}
 		b.Logs = append(b.Logs, dl)
 	}
-	if err := in.store.CommitBatch(ctx, lease, b); err != nil {
+	if err := in.store.CommitBatch(ctx, in.lease(), b); err != nil {
 		return 0, err
 	}
 	return len(pending), nil
@@ -300,8 +308,8 @@ func (in *Integrator) checkpoint(id LogID, l *openLog, link *SealLink) (*DayLog,
 // with a log, in order and without gaps, each seal naming the one before.
 // Days without events get an empty sealed log, so that a tenant's chain
 // has every day and a removed day shows as a gap.
-func (in *Integrator) seal(ctx context.Context, lease Lease) error {
-	last := DayOf(lease.Now.Add(-orDefault(in.Grace, 2*time.Minute))).Prev()
+func (in *Integrator) seal(ctx context.Context, now time.Time) error {
+	last := DayOf(now.Add(-orDefault(in.Grace, 2*time.Minute))).Prev()
 	first := map[strongroom.TenantID]Day{}
 	for id := range in.open {
 		if d, ok := first[id.Tenant]; !ok || id.Day < d {
@@ -341,7 +349,7 @@ func (in *Integrator) seal(ctx context.Context, lease Lease) error {
 		if len(b.Logs) == 0 {
 			continue
 		}
-		if err := in.store.CommitBatch(ctx, lease, b); err != nil {
+		if err := in.store.CommitBatch(ctx, in.lease(), b); err != nil {
 			return err
 		}
 		for _, id := range sealed {

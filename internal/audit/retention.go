@@ -15,24 +15,24 @@ const ExpiryAction = "audit.day.expire"
 // Retention ago, keeping its seal, so that the chain of seals still
 // verifies, and records each expiry in the same transaction (AUD-4). Days
 // without events have nothing to delete and stay as they are.
-func (in *Integrator) expire(ctx context.Context, lease Lease) error {
+func (in *Integrator) expire(ctx context.Context, now time.Time) error {
 	// A day expires once all of it is older than the window: day D ends
 	// at D+1 00:00, so D expires at D+1 00:00 + Retention.
-	before := DayOf(lease.Now.Add(-in.Retention))
+	before := DayOf(now.Add(-in.Retention))
 	logs, err := in.store.FindDayLogs(ctx, DayLogFilter{AnyTenant: true, ExpirableBefore: before})
 	if err != nil {
 		return err
 	}
 	for _, l := range logs {
-		if l.Day.Next().Start().Add(in.Retention).After(lease.Now) {
+		if l.Day.Next().Start().Add(in.Retention).After(now) {
 			continue
 		}
-		if err := in.store.ExpireDay(ctx, lease, l.LogID, ExpiryEvent(l, lease.Now)); err != nil {
+		if err := in.store.ExpireDay(ctx, in.lease(), l.LogID, ExpiryEvent(l, now)); err != nil {
 			return err
 		}
 		in.log.Info("audit day expired", "tenant", l.Label(), "day", l.Day, "events", l.Size)
 	}
-	in.lastExpired = lease.Now
+	in.lastExpired = now
 	return nil
 }
 

@@ -5,8 +5,10 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -138,6 +140,8 @@ func Verify(ctx context.Context, src Source, v note.Verifier, opts VerifyOptions
 	var logged uint64 // events found in the logs
 	var prev *DayLog  // the tenant's previous day log
 	var prevSealed *DayLog
+	expiries := map[expiryKey]bool{} // expiry events found in the logs
+	results := make([]*dayResult, 0, len(logs))
 	for _, l := range logs {
 		if prev != nil && prev.Tenant != l.Tenant {
 			prev, prevSealed = nil, nil
@@ -151,25 +155,46 @@ func Verify(ctx context.Context, src Source, v note.Verifier, opts VerifyOptions
 				delete(seen, LogID{Tenant: l.Tenant, Day: d})
 			}
 		}
-		dr, n, present, note, seal, err := verifyDay(ctx, src, v, l, seen[l.LogID], opts)
+		res, err := verifyDay(ctx, src, v, l, seen[l.LogID], expiries, opts)
 		if err != nil {
 			return nil, strongroom.E(op, err)
 		}
 		delete(seen, l.LogID)
-		chain := chainProblems(prev, prevSealed, l, seal)
-		dr.Problems = append(chain, dr.Problems...)
-		if len(chain) > 0 && dr.Status != Missing {
-			dr.Status = Altered
+		chain := chainProblems(prev, prevSealed, l, res.seal)
+		res.dr.Problems = append(chain, res.dr.Problems...)
+		if len(chain) > 0 && res.dr.Status != Missing {
+			res.dr.Status = Altered
 		}
-		r.Days = append(r.Days, dr)
-		r.Events += n
-		logged += present
-		if dr.Status == Valid || dr.Status == Expired {
-			r.verified = append(r.verified, note)
-		}
+		results = append(results, res)
+		r.Events += res.hashed
+		logged += res.present
 		prev = l
 		if l.Sealed() {
 			prevSealed = l
+		}
+	}
+	// Each expired day needs its expiry event, in the log of the day it
+	// expired on, once that day is sealed and still kept: otherwise the
+	// day was marked expired by someone other than retention.
+	byID := make(map[LogID]*DayLog, len(logs))
+	for _, l := range logs {
+		byID[l.LogID] = l
+	}
+	for _, res := range results {
+		if res.dr.Status != Expired {
+			continue
+		}
+		host := byID[LogID{Tenant: res.l.Tenant, Day: DayOf(res.l.ExpiredAt)}]
+		if host == nil || !host.Sealed() || host.Expired() || expiries[expiryKeyOf(res.l)] {
+			continue
+		}
+		res.dr.Status = Missing
+		res.dr.Problems = append(res.dr.Problems, fmt.Sprintf("the day is marked expired on %s, but that day holds no event recording its expiry", host.Day))
+	}
+	for _, res := range results {
+		r.Days = append(r.Days, res.dr)
+		if res.dr.Status == Valid || res.dr.Status == Expired {
+			r.verified = append(r.verified, res.newest)
 		}
 	}
 	present := map[strongroom.TenantID]bool{}
@@ -230,19 +255,27 @@ func chainProblems(prev, prevSealed, l *DayLog, seal *Checkpoint) []string {
 	return ps
 }
 
-// verifyDay verifies one day log and returns its report, the number of
-// entries hashed and of events present, the newest signed note of the day
-// and its seal if that verified.
-func verifyDay(ctx context.Context, src Source, v note.Verifier, l *DayLog, seen []*Checkpoint, opts VerifyOptions) (DayReport, uint64, uint64, []byte, *Checkpoint, error) {
-	dr := DayReport{Tenant: l.Label(), Day: l.Day, Size: l.Size, Sealed: l.Sealed()}
+// dayResult is what verifyDay finds of one day log.
+type dayResult struct {
+	l       *DayLog
+	dr      DayReport
+	hashed  uint64      // entries whose hashes were checked
+	present uint64      // entries with their event
+	newest  []byte      // the day's newest signed note
+	seal    *Checkpoint // its seal, if that verified
+}
+
+// verifyDay verifies one day log.
+func verifyDay(ctx context.Context, src Source, v note.Verifier, l *DayLog, seen []*Checkpoint, expiries map[expiryKey]bool, opts VerifyOptions) (*dayResult, error) {
+	res := &dayResult{l: l, dr: DayReport{Tenant: l.Label(), Day: l.Day, Size: l.Size, Sealed: l.Sealed()}, newest: l.Checkpoint}
+	dr := &res.dr
 	altered := func(format string, args ...any) {
 		dr.Problems = append(dr.Problems, fmt.Sprintf(format, args...))
 		dr.Status = Altered
 	}
 	var target *Checkpoint
-	newest := l.Checkpoint
 	if l.Sealed() {
-		newest = l.Seal
+		res.newest = l.Seal
 		switch s, err := OpenCheckpoint(l.Seal, v); {
 		case err != nil:
 			altered("seal: %s", strongroom.PublicMessage(err))
@@ -251,7 +284,7 @@ func verifyDay(ctx context.Context, src Source, v note.Verifier, l *DayLog, seen
 		case s.Seal == nil:
 			altered("the seal is a checkpoint without a seal line")
 		default:
-			target = s
+			target, res.seal = s, s
 		}
 	}
 	if l.Checkpoint != nil {
@@ -269,11 +302,7 @@ func verifyDay(ctx context.Context, src Source, v note.Verifier, l *DayLog, seen
 		altered("the day has no signed checkpoint")
 	}
 	if target == nil {
-		return dr, 0, 0, newest, nil, nil
-	}
-	var seal *Checkpoint
-	if l.Sealed() {
-		seal = target
+		return res, nil
 	}
 	if l.Size != target.Size || !bytes.Equal(l.Root, target.Root) {
 		altered("the stored size and root (%d events) differ from the signed ones (%d events)", l.Size, target.Size)
@@ -282,6 +311,8 @@ func verifyDay(ctx context.Context, src Source, v note.Verifier, l *DayLog, seen
 
 	if l.Expired() {
 		switch {
+		case !l.Sealed():
+			altered("the day's events were deleted although it was never sealed")
 		case opts.Retention > 0 && l.Day.Next().Start().Add(opts.Retention).After(opts.Now):
 			dr.Status = Missing
 			dr.Problems = append(dr.Problems, fmt.Sprintf("the day's events were deleted although the retention period of %s has not ended", opts.Retention))
@@ -293,13 +324,14 @@ func verifyDay(ctx context.Context, src Source, v note.Verifier, l *DayLog, seen
 				altered("a checkpoint of %d events seen before is not the sealed one", c.Size)
 			}
 		}
-		return dr, 0, 0, newest, seal, nil
+		return res, nil
 	}
 
 	sc := newDayScan(target, seen)
+	sc.expiries = expiries
 	if err := src.Entries(ctx, l, sc.add); err != nil {
 		if !strongroom.Is(err, strongroom.Invalid) {
-			return dr, 0, 0, nil, nil, err
+			return nil, err
 		}
 		sc.alteredf("the entries cannot be read: %s", strongroom.PublicMessage(err))
 	}
@@ -313,7 +345,8 @@ func verifyDay(ctx context.Context, src Source, v note.Verifier, l *DayLog, seen
 	default:
 		dr.Status = Valid
 	}
-	return dr, sc.next, sc.present, newest, seal, nil
+	res.hashed, res.present = sc.next, sc.present
+	return res, nil
 }
 
 // dayScan checks the entries of one day as they stream past, in constant
@@ -336,7 +369,21 @@ type dayScan struct {
 	// proofs to checkpoints seen before, by the nodes they need
 	proofs []*seenProof
 	want   map[compact.NodeID][]nodeRef
+	// expiries collects the expiry events seen, for Verify to match
+	// with the expired days.
+	expiries map[expiryKey]bool
 }
+
+// expiryKey is what an expiry event says of the day it deleted.
+type expiryKey struct{ tenant, day, size, root string }
+
+func expiryKeyOf(l *DayLog) expiryKey {
+	return expiryKey{l.Label(), string(l.Day), strconv.FormatUint(l.Size, 10), base64.StdEncoding.EncodeToString(l.Root)}
+}
+
+// expiryMarker is in the bytes of every expiry event; only records
+// holding it are decoded.
+var expiryMarker = []byte(`"action":"` + ExpiryAction + `"`)
 
 type differing struct {
 	seq, index       uint64
@@ -417,6 +464,12 @@ func (sc *dayScan) add(e *Entry) error {
 	default:
 		sc.present++
 		h = sc.h.leaf(e.Record)
+		if sc.expiries != nil && bytes.Contains(e.Record, expiryMarker) {
+			if ev, err := Unmarshal(e.Record); err == nil && ev.Action == ExpiryAction {
+				d := ev.Details
+				sc.expiries[expiryKey{d["tenant"], d["day"], d["size"], d["root"]}] = true
+			}
+		}
 		if e.LeafHash != nil && !bytes.Equal(h, e.LeafHash) {
 			sc.differ = append(sc.differ, differing{e.Seq, e.Index, bytes.Clone(e.LeafHash), bytes.Clone(h)})
 		}

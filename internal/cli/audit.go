@@ -317,17 +317,17 @@ func (e *env) auditProveCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pub := keyFlag
-			if keyFlag == "" {
+			pub, err := publicKey(keyFlag, "")
+			if err != nil {
+				return err
+			}
+			if pub == "" {
 				var key api.AuditKeyView
 				if err := c.Do(ctx, "GET", "/api/v1/audit/key", nil, nil, &key); err != nil {
 					return err
 				}
 				fmt.Fprintf(e.Err, "trusting the server's public key %s; pass --key to check against the key you hold\n", strings.SplitN(key.PublicKey, "+", 3)[0])
 				pub = key.PublicKey
-			}
-			if pub, err = publicKey(pub, ""); err != nil {
-				return err
 			}
 			v, err := audit.NewVerifier(pub)
 			if err != nil {

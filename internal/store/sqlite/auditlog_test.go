@@ -405,6 +405,25 @@ func TestRetention(t *testing.T) {
 	if r.OK() || r.Days[0].Status != audit.Missing {
 		t.Errorf("Verify with a 30-day retention period:\n%s", problems(r))
 	}
+
+	// Once the day the expiries happened on is sealed, its expiry events
+	// are checked against the expired days.
+	tr.clock.Set(start.AddDate(0, 0, 6).Add(time.Hour))
+	tr.integrate(t)
+	if r := verify(t, audit.NewTrail(tr.db.AuditLog(), tr.pub), tr.verifier, audit.VerifyOptions{}); !r.OK() {
+		t.Fatalf("Verify after the expiry day was sealed:\n%s", problems(r))
+	}
+	// A day marked expired by hand, with its events deleted, has no
+	// expiry event and is reported, even without the retention period.
+	day3, day4 := audit.DayOf(start.AddDate(0, 0, 3)), audit.DayOf(start.AddDate(0, 0, 4))
+	path := tamper(t, tr,
+		fmt.Sprintf(`UPDATE audit_logs SET expired_at = '%sT12:00:00.000000000Z' WHERE tenant_id = 'ten_acme' AND day = '%s'`, day4, day3),
+		fmt.Sprintf(`DELETE FROM audit_events WHERE seq IN (SELECT seq FROM audit_leaves WHERE log_id = (SELECT id FROM audit_logs WHERE tenant_id = 'ten_acme' AND day = '%s'))`, day3),
+		fmt.Sprintf(`DELETE FROM audit_leaves WHERE log_id = (SELECT id FROM audit_logs WHERE tenant_id = 'ten_acme' AND day = '%s')`, day3))
+	r = verifyFile(t, path, tr.verifier, tr.pub)
+	if report := problems(r); r.OK() || !strings.Contains(report, "ten_acme "+string(day3)+" MISSING") || !strings.Contains(report, "holds no event recording its expiry") {
+		t.Errorf("Verify of a day expired by hand:\n%s", report)
+	}
 }
 
 // TestOneIntegratorAtATime runs two integrators on one database: only the
