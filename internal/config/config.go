@@ -167,10 +167,12 @@ func Default() *Config {
 const EnvPrefix = "STRONGROOM_"
 
 // ClientEnv lists the STRONGROOM_ variables read by the command-line client
-// rather than the server; the server ignores them.
+// or by the test suite rather than the server; the server ignores them.
 var ClientEnv = map[string]bool{
-	"STRONGROOM_SERVER":     true,
-	"STRONGROOM_CONFIG_DIR": true,
+	"STRONGROOM_SERVER":       true,
+	"STRONGROOM_CONFIG_DIR":   true,
+	"STRONGROOM_CHROMIUM":     true, // the browser the console tests drive
+	"STRONGROOM_BENCH_EVENTS": true, // size of the audit query benchmark
 }
 
 // Load returns the defaults overlaid with the file at path (skipped when
