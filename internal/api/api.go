@@ -35,6 +35,9 @@ type Server struct {
 
 	// Audit serves the audit trail's integrity data; nil answers 503.
 	Audit *audit.Trail
+	// AuditReader searches the trail and records every read of it; nil
+	// answers 503 to every read of the trail.
+	AuditReader *audit.Reader
 	// CheckTimeout bounds each readiness check; zero means two seconds.
 	CheckTimeout time.Duration
 	// Now returns the current time. If nil, time.Now is used.

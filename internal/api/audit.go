@@ -16,14 +16,16 @@ import (
 	"strongroom/internal/audit"
 )
 
-// auditRoutes is the route table of the audit trail's integrity data:
-// the public key, day logs with their checkpoints and seals, the entries
-// of a day as export lines, and inclusion proofs. A tenant's
+// auditRoutes is the route table of the audit trail: the public key, day
+// logs with their checkpoints and seals, the entries of a day as export
+// lines, inclusion proofs, and searches of the events. A tenant's
 // administrators and auditors read their tenant's; operators the
-// platform's, with ?platform=true (AUD-8).
+// platform's, with ?platform=true (AUD-8). Every read but the public key
+// is recorded in the trail read, as an audit.read event.
 func (s *Server) auditRoutes() []route {
 	return []route{
 		{method: "GET", pattern: "/api/v1/audit/key", handle: s.auditKey},
+		{method: "GET", pattern: "/api/v1/audit/events", action: access.AuditRead, resource: s.auditScope, handle: s.searchAuditEvents},
 		{method: "GET", pattern: "/api/v1/audit/logs", action: access.AuditRead, resource: s.auditScope, handle: s.listAuditLogs},
 		{method: "GET", pattern: "/api/v1/audit/logs/{day}/entries", action: access.AuditRead, resource: s.auditScope, handle: s.auditEntries},
 		{method: "GET", pattern: "/api/v1/audit/events/{seq}/proof", action: access.AuditRead, resource: s.auditEventResource, handle: s.inclusionProof},
@@ -31,10 +33,111 @@ func (s *Server) auditRoutes() []route {
 }
 
 func (s *Server) trail() (*audit.Trail, error) {
-	if s.Audit == nil {
+	if s.Audit == nil || s.AuditReader == nil {
 		return nil, strongroom.E("api", strongroom.Unavailable, "the audit trail's integrity data is not served here")
 	}
 	return s.Audit, nil
+}
+
+// AuditEventView is one event of a search: its sequence number and its
+// stored JSON, exactly as the log hashed it.
+type AuditEventView struct {
+	Seq   uint64          `json:"seq"`
+	Event json.RawMessage `json:"event"`
+}
+
+// AuditEventsView is the answer of GET /api/v1/audit/events: a page of
+// events in order of sequence number. Next is the cursor of the
+// following page (pass it as ?after=); More says whether one follows now.
+type AuditEventsView struct {
+	Events []AuditEventView `json:"events"`
+	Next   uint64           `json:"next"`
+	More   bool             `json:"more"`
+}
+
+// AuditQuery returns the query string of q for GET /api/v1/audit/events,
+// without its trail (?tenant= or ?platform=).
+func AuditQuery(q audit.Query) url.Values {
+	v := url.Values{}
+	set := func(k, val string) {
+		if val != "" {
+			v.Set(k, val)
+		}
+	}
+	set("actor", q.Actor)
+	set("action", q.Action)
+	set("resource", q.Resource)
+	set("outcome", string(q.Outcome))
+	if !q.From.IsZero() {
+		v.Set("from", q.From.UTC().Format(time.RFC3339Nano))
+	}
+	if !q.To.IsZero() {
+		v.Set("to", q.To.UTC().Format(time.RFC3339Nano))
+	}
+	if q.AfterSeq != 0 {
+		v.Set("after", strconv.FormatUint(q.AfterSeq, 10))
+	}
+	if q.Limit != 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	return v
+}
+
+// parseAuditQuery reads what AuditQuery writes.
+func parseAuditQuery(v url.Values) (audit.Query, error) {
+	bad := func(format string, args ...any) (audit.Query, error) {
+		return audit.Query{}, strongroom.E("api", strongroom.Invalid, fmt.Sprintf(format, args...))
+	}
+	q := audit.Query{Actor: v.Get("actor"), Action: v.Get("action"), Resource: v.Get("resource"), Outcome: audit.Outcome(v.Get("outcome"))}
+	var err error
+	for _, t := range []struct {
+		key string
+		to  *time.Time
+	}{{"from", &q.From}, {"to", &q.To}} {
+		if s := v.Get(t.key); s != "" {
+			if *t.to, err = time.Parse(time.RFC3339Nano, s); err != nil {
+				return bad("%s=%q is not a time such as 2006-01-02T15:04:05Z", t.key, s)
+			}
+		}
+	}
+	if s := v.Get("after"); s != "" {
+		if q.AfterSeq, err = strconv.ParseUint(s, 10, 64); err != nil {
+			return bad("after=%q is not a sequence number", s)
+		}
+	}
+	if s := v.Get("limit"); s != "" {
+		if q.Limit, err = strconv.Atoi(s); err != nil || q.Limit < 1 {
+			return bad("limit=%q is not a positive number", s)
+		}
+	}
+	return q, nil
+}
+
+func (s *Server) searchAuditEvents(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.trail(); err != nil {
+		return err
+	}
+	p, _ := strongroom.PrincipalFrom(r.Context())
+	res, err := s.auditScope(r, p)
+	if err != nil {
+		return err
+	}
+	q, err := parseAuditQuery(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	q.Tenant = res.Tenant
+	page, err := s.AuditReader.Search(r.Context(), q)
+	if err != nil {
+		return err
+	}
+	out := AuditEventsView{Events: make([]AuditEventView, len(page.Events)), Next: page.Next, More: page.More}
+	for i, e := range page.Events {
+		out.Events[i] = AuditEventView{Seq: e.Seq, Event: e.Encoded}
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // AuditKeyView is the answer of GET /api/v1/audit/key.
@@ -74,6 +177,9 @@ func (s *Server) listAuditLogs(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.AuditReader.RecordRead(r.Context(), res.Tenant, "day logs", nil); err != nil {
+		return err
+	}
 	logs, err := t.TenantDayLogs(r.Context(), res.Tenant)
 	if err != nil {
 		return err
@@ -100,6 +206,9 @@ func (s *Server) auditEntries(w http.ResponseWriter, r *http.Request) error {
 	}
 	day, err := audit.ParseDay(r.PathValue("day"))
 	if err != nil {
+		return err
+	}
+	if err := s.AuditReader.RecordRead(r.Context(), res.Tenant, "day entries", nil); err != nil {
 		return err
 	}
 	l, err := t.FindDayLog(r.Context(), audit.LogID{Tenant: res.Tenant, Day: day})
@@ -145,6 +254,13 @@ func (s *Server) inclusionProof(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	seq, _ := strconv.ParseUint(r.PathValue("seq"), 10, 64)
+	leaf, err := t.FindLeaf(r.Context(), seq)
+	if err != nil {
+		return err
+	}
+	if err := s.AuditReader.RecordRead(r.Context(), leaf.Log.Tenant, "inclusion proof", map[string]string{"seq": r.PathValue("seq")}); err != nil {
+		return err
+	}
 	p, err := t.InclusionProof(r.Context(), seq)
 	if err != nil {
 		return err

@@ -58,8 +58,15 @@ type App struct {
 
 	trail       *audit.Trail
 	auditSigner note.Signer
+	auditReader *audit.Reader
+	streamSinks []audit.Sink
 
 	notify notifiers // lockout alerts, expiry reminders, webhooks
+
+	guard    *diskGuard    // read-only when the disk is nearly full
+	events   sqlite.Events // the trail's events, for alerts and reviews
+	reviewMu sync.Mutex    // one daily review at a time
+	reviewed audit.Day     // the last day whose reviews are all done; under reviewMu
 
 	servers   []*server
 	closeOnce sync.Once
@@ -98,6 +105,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		return nil, strongroom.E("app.New", strongroom.Invalid, fmt.Sprintf("load TLS certificate %s", certFile), err)
 	}
 	if err := a.listen(cert); err != nil {
+		return nil, err
+	}
+	if err := a.openStream(); err != nil {
 		return nil, err
 	}
 	a.identity.RelyingParty = a.relyingParty()
@@ -159,6 +169,11 @@ func open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	if err := a.openNotify(); err != nil {
 		return nil, err
 	}
+	minFree, _ := config.ParseMinFree(cfg.Storage.MinFree) // checked by Validate
+	a.guard = newDiskGuard(cfg.Data, minFree, logger)
+	a.guard.alert = a.diskAlert
+	a.identity.ReadOnly = a.guard.Err
+	a.events = a.db.Events()
 	return a, nil
 }
 
@@ -228,6 +243,9 @@ func (a *App) listen(cert tls.Certificate) error {
 	})
 	apiServer.Now = a.now
 	apiServer.Audit = a.trail
+	a.auditReader = audit.NewReader(a.db.AuditQuery(), a.log.With("component", "audit"))
+	a.auditReader.Now = a.now
+	apiServer.AuditReader = a.auditReader
 	mux := http.NewServeMux()
 	apiServer.Register(mux)
 	consoleServer := console.New(a.log, a.identity, clientAddr)
@@ -313,6 +331,9 @@ func (a *App) Run(ctx context.Context) error {
 	var background sync.WaitGroup
 	background.Go(func() { a.maintain(bg) })
 	background.Go(func() { a.integrate(bg) })
+	background.Go(func() { a.guard.run(bg) })
+	background.Go(func() { a.watchAlerts(bg) })
+	background.Go(func() { a.stream(bg) })
 	defer func() {
 		stopBackground()
 		background.Wait()

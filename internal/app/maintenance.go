@@ -11,7 +11,8 @@ const maintenanceInterval = time.Minute
 // maintain runs the periodic sweeps until ctx ends: sessions that have
 // outlived the profile's timeouts are ended even if never used again
 // (IAM-9), dormant accounts are suspended (ACC-6), and users whose
-// password expires soon are reminded (IAM-2). A failed sweep is logged and
+// password expires soon are reminded (IAM-2), and yesterday's audit is
+// reviewed (AUD-6, see reviewDaily). A failed sweep is logged and
 // retried at the next tick; it never stops the server.
 func (a *App) maintain(ctx context.Context) {
 	a.warnNotifyGaps()
@@ -57,4 +58,5 @@ func (a *App) sweep(ctx context.Context) {
 	case n > 0:
 		a.log.Info("sent password expiry reminders", "count", n)
 	}
+	a.reviewDaily(ctx)
 }

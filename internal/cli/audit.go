@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -9,10 +10,14 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -24,8 +29,8 @@ import (
 )
 
 func (e *env) auditCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "audit", Short: "Verify, prove and export the tamper-evident audit trail"}
-	cmd.AddCommand(e.auditVerifyCommand(), e.auditProveCommand(), e.auditExportCommand())
+	cmd := &cobra.Command{Use: "audit", Short: "Search, tail, verify, prove and export the tamper-evident audit trail"}
+	cmd.AddCommand(e.auditSearchCommand(), e.auditTailCommand(), e.auditVerifyCommand(), e.auditProveCommand(), e.auditExportCommand())
 	return cmd
 }
 
@@ -358,15 +363,32 @@ func (e *env) auditProveCommand() *cobra.Command {
 }
 
 func (e *env) auditExportCommand() *cobra.Command {
-	var src auditSource
-	var dir string
+	var (
+		src         auditSource
+		dir, format string
+		f           auditFilter
+		since       time.Duration
+	)
 	cmd := &cobra.Command{
-		Use:   "export --dir DIR (--server URL | --data DATA) [--tenant T | --platform]",
-		Short: "Copy the audit trail with its checkpoints, seals and public key into a new directory that audit verify --dir checks",
-		Args:  cobra.NoArgs,
+		Use: "export (--dir DIR (--server URL | --data DATA) | --format jsonl|ocsf [filters as for search]) [--tenant T | --platform]",
+		Short: "Copy the audit trail with its checkpoints, seals and public key into a new directory that audit verify --dir checks, " +
+			"or stream its events to standard output as JSON lines or OCSF",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if format != "" {
+				if dir != "" || src.data != "" {
+					return usageError{errors.New("--format streams through the saved session's server; it takes neither --dir nor --data")}
+				}
+				if src.server != "" {
+					if _, err := e.serverClient(src.server); err != nil {
+						return err
+					}
+				}
+				f.tenant, f.platform, f.since = src.tenant, src.platform, since
+				return e.exportEvents(cmd, &f, format)
+			}
 			if dir == "" {
-				return usageError{errors.New("export needs --dir DIR, a directory that does not exist yet")}
+				return usageError{errors.New("export needs --dir DIR, a directory that does not exist yet, or --format jsonl|ocsf")}
 			}
 			source, pub, _, closeSource, err := e.openAuditSource(cmd.Context(), &src)
 			if err != nil {
@@ -382,5 +404,298 @@ func (e *env) auditExportCommand() *cobra.Command {
 	}
 	src.flags(cmd, false)
 	cmd.Flags().StringVar(&dir, "dir", "", "directory to create")
+	cmd.Flags().StringVar(&format, "format", "", "stream events to standard output instead: jsonl or ocsf")
+	fl := cmd.Flags()
+	fl.StringVar(&f.actor, "actor", "", "with --format: only events of this user (ID or name)")
+	fl.StringVar(&f.action, "action", "", `with --format: only this action, or a prefix ending in "."`)
+	fl.StringVar(&f.resource, "resource", "", "with --format: only events about this resource")
+	fl.StringVar(&f.outcome, "outcome", "", "with --format: only success, failure or denied")
+	fl.DurationVar(&since, "since", 0, "with --format: only events of this last period, e.g. 24h")
+	fl.StringVar(&f.from, "from", "", "with --format: only events at or after this time")
+	fl.StringVar(&f.to, "to", "", "with --format: only events before this time")
 	return cmd
+}
+
+// auditFilter is the filter of audit search, tail and export --format.
+type auditFilter struct {
+	tenant                  string
+	platform                bool
+	actor, action, resource string
+	outcome                 string
+	since                   time.Duration
+	from, to                string
+	limit                   int
+	after                   uint64
+}
+
+func (f *auditFilter) flags(cmd *cobra.Command, sinceDefault time.Duration) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.tenant, "tenant", "", "the tenant whose trail to read (default: yours)")
+	fl.BoolVar(&f.platform, "platform", false, "the platform's trail (operators)")
+	fl.StringVar(&f.actor, "actor", "", "only events of this user (ID or name)")
+	fl.StringVar(&f.action, "action", "", `only this action, or a prefix ending in "." such as "user."`)
+	fl.StringVar(&f.resource, "resource", "", "only events about this resource")
+	fl.StringVar(&f.outcome, "outcome", "", "only success, failure or denied")
+	fl.DurationVar(&f.since, "since", sinceDefault, "only events of this last period, e.g. 24h")
+	fl.StringVar(&f.from, "from", "", "only events at or after this time (RFC 3339 or YYYY-MM-DD)")
+	fl.StringVar(&f.to, "to", "", "only events before this time (RFC 3339 or YYYY-MM-DD)")
+	fl.Uint64Var(&f.after, "after", 0, "only events after this sequence number (the cursor of a previous page)")
+}
+
+// query returns the filter as a query, times relative to now.
+func (f *auditFilter) query(cmd *cobra.Command, now time.Time) (audit.Query, error) {
+	q := audit.Query{Actor: f.actor, Action: f.action, Resource: f.resource, Outcome: audit.Outcome(f.outcome), AfterSeq: f.after, Limit: f.limit}
+	if cmd.Flags().Changed("since") && (f.from != "" || f.to != "") {
+		return q, usageError{errors.New("use --since or --from/--to, not both")}
+	}
+	parse := func(flag, s string) (time.Time, error) {
+		for _, layout := range []string{time.RFC3339Nano, time.DateOnly} {
+			if t, err := time.Parse(layout, s); err == nil {
+				return t, nil
+			}
+		}
+		return time.Time{}, usageError{fmt.Errorf("--%s %q is not a time such as 2006-01-02T15:04:05Z or 2006-01-02", flag, s)}
+	}
+	var err error
+	switch {
+	case f.from != "" || f.to != "":
+		if f.from != "" {
+			if q.From, err = parse("from", f.from); err != nil {
+				return q, err
+			}
+		}
+		if f.to != "" {
+			if q.To, err = parse("to", f.to); err != nil {
+				return q, err
+			}
+		}
+	case f.since > 0:
+		q.From = now.Add(-f.since)
+	}
+	return q, nil
+}
+
+// auditPager reads pages of a server's search API.
+type auditPager struct {
+	c     *api.Client
+	scope url.Values
+}
+
+func (e *env) auditPager(f *auditFilter) (*auditPager, error) {
+	c, err := e.client()
+	if err != nil {
+		return nil, err
+	}
+	scope := url.Values{}
+	if f.platform {
+		scope.Set("platform", "true")
+	} else if f.tenant != "" {
+		scope.Set("tenant", f.tenant)
+	}
+	return &auditPager{c: c, scope: scope}, nil
+}
+
+func (p *auditPager) page(ctx context.Context, q audit.Query) (*api.AuditEventsView, error) {
+	v := api.AuditQuery(q)
+	for k, vs := range p.scope {
+		v[k] = vs
+	}
+	var out api.AuditEventsView
+	if err := p.c.Do(ctx, "GET", "/api/v1/audit/events", v, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// each calls fn with every event matching q, page after page, and returns
+// the cursor after the last.
+func (p *auditPager) each(ctx context.Context, q audit.Query, fn func(api.AuditEventView) error) (uint64, error) {
+	for {
+		page, err := p.page(ctx, q)
+		if err != nil {
+			return q.AfterSeq, err
+		}
+		for _, ev := range page.Events {
+			if err := fn(ev); err != nil {
+				return q.AfterSeq, err
+			}
+		}
+		q.AfterSeq = page.Next
+		if !page.More {
+			return q.AfterSeq, nil
+		}
+	}
+}
+
+const auditTableHeader = "SEQ\tTIME\tACTOR\tACTION\tOUTCOME\tRESOURCE\tSOURCE\tREASON"
+
+func auditTableRow(ev api.AuditEventView) string {
+	e, err := audit.Unmarshal(ev.Event)
+	if err != nil {
+		return fmt.Sprintf("%d\t(undecodable event)\t\t\t\t\t\t", ev.Seq)
+	}
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s", ev.Seq, e.Time.UTC().Format(time.RFC3339), e.Actor.Name, e.Action,
+		e.Outcome, dash(e.Resource), dash(e.SourceAddr), dash(e.Reason))
+}
+
+func (e *env) auditSearchCommand() *cobra.Command {
+	var (
+		f   auditFilter
+		all bool
+	)
+	cmd := &cobra.Command{
+		Use:   "search [--tenant T | --platform] [--actor A] [--action X] [--resource R] [--outcome O] [--since DUR | --from T --to T]",
+		Short: "Search the audit trail through the server; the search is itself recorded",
+		Long: `Search prints the events of one trail that match every filter given, oldest
+first, one page at a time (--limit, at most 1000). A page that is not the last
+ends with the cursor of the next: pass it with --after, or use --all.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			q, err := f.query(cmd, time.Now())
+			if err != nil {
+				return err
+			}
+			p, err := e.auditPager(&f)
+			if err != nil {
+				return err
+			}
+			out := &api.AuditEventsView{Events: []api.AuditEventView{}}
+			if all {
+				out.Next, err = p.each(ctx, q, func(ev api.AuditEventView) error {
+					out.Events = append(out.Events, ev)
+					return nil
+				})
+			} else {
+				out, err = p.page(ctx, q)
+			}
+			if err != nil {
+				return err
+			}
+			return e.output(cmd, out, func(w io.Writer) {
+				fmt.Fprintln(w, auditTableHeader)
+				for _, ev := range out.Events {
+					fmt.Fprintln(w, auditTableRow(ev))
+				}
+				if out.More {
+					fmt.Fprintf(e.Err, "more events follow: --after %d\n", out.Next)
+				}
+			})
+		},
+	}
+	f.flags(cmd, 0)
+	cmd.Flags().IntVar(&f.limit, "limit", 100, "events per page, at most 1000")
+	cmd.Flags().BoolVar(&all, "all", false, "every page, not only the first")
+	return cmd
+}
+
+func (e *env) auditTailCommand() *cobra.Command {
+	var (
+		f        auditFilter
+		follow   bool
+		interval time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "tail [--follow] [--since DUR] [filters as for search]",
+		Short: "Print the latest events of the audit trail, and with --follow new ones as they come",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			q, err := f.query(cmd, time.Now())
+			if err != nil {
+				return err
+			}
+			q.Limit = audit.MaxQueryLimit
+			p, err := e.auditPager(&f)
+			if err != nil {
+				return err
+			}
+			jsonOut, _ := cmd.Flags().GetString("output")
+			enc := json.NewEncoder(e.Out)
+			tw := tabwriter.NewWriter(e.Out, 0, 4, 2, ' ', 0)
+			if jsonOut != "json" {
+				fmt.Fprintln(tw, auditTableHeader)
+			}
+			show := func(ev api.AuditEventView) error {
+				if jsonOut == "json" {
+					return enc.Encode(ev)
+				}
+				fmt.Fprintln(tw, auditTableRow(ev))
+				return nil
+			}
+			for {
+				if q.AfterSeq, err = p.each(ctx, q, show); err != nil {
+					return err
+				}
+				tw.Flush()
+				if !follow {
+					return nil
+				}
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(interval):
+				}
+			}
+		},
+	}
+	f.flags(cmd, 15*time.Minute)
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep polling for new events until interrupted")
+	cmd.Flags().DurationVar(&interval, "interval", 2*time.Second, "with --follow, how often to poll")
+	return cmd
+}
+
+// exportEvents streams the events matching f to e.Out as JSON lines
+// ({"seq":N,"event":{...}}) or as OCSF events, one a line.
+func (e *env) exportEvents(cmd *cobra.Command, f *auditFilter, format string) error {
+	ctx := cmd.Context()
+	if format != "jsonl" && format != "ocsf" {
+		return usageError{fmt.Errorf("--format %q is neither jsonl nor ocsf", format)}
+	}
+	q, err := f.query(cmd, time.Now())
+	if err != nil {
+		return err
+	}
+	q.Limit = audit.MaxQueryLimit
+	p, err := e.auditPager(f)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(e.Out)
+	version := strongroomVersion()
+	_, err = p.each(ctx, q, func(ev api.AuditEventView) error {
+		var line []byte
+		if format == "jsonl" {
+			line, err = json.Marshal(ev)
+		} else {
+			var a *audit.Event
+			if a, err = audit.Unmarshal(ev.Event); err == nil {
+				a.Seq = ev.Seq
+				line, err = audit.MarshalOCSF(a, version)
+			}
+		}
+		if err != nil {
+			return strongroom.E("audit export", strongroom.Internal, fmt.Sprintf("event %d", ev.Seq), err)
+		}
+		w.Write(line)
+		return w.WriteByte('\n')
+	})
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// strongroomVersion is the version of this binary, for OCSF metadata.
+func strongroomVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }

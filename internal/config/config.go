@@ -47,6 +47,10 @@ type Config struct {
 	Metrics Metrics `yaml:"metrics"`
 	Log     Log     `yaml:"log"`
 	Notify  Notify  `yaml:"notify"`
+	Storage Storage `yaml:"storage"`
+
+	// AuditStream sends the integrated audit trail to outside systems.
+	AuditStream AuditStream `yaml:"audit_stream"`
 
 	doc *yamlconf.Doc // where each key of the file stands, for messages
 }
@@ -142,6 +146,32 @@ type Webhook struct {
 	Timeout yamlconf.Duration `yaml:"timeout"`
 }
 
+// AuditStream configures the streams of the audit trail to a SIEM over
+// syslog and to webhooks: every event, once in the tamper-evident log, in
+// order, with its log (tenant and day) and leaf index so that a consumer
+// sees any gap. Each sink keeps its place in audit/stream.json in the data
+// directory and catches up after an outage. Both are off by default.
+type AuditStream struct {
+	Syslog  SyslogSink `yaml:"syslog"`
+	Webhook Webhook    `yaml:"webhook"`
+}
+
+// SyslogSink is a syslog receiver reached over TLS (RFC 5425), never in
+// clear. Empty Addr turns it off.
+type SyslogSink struct {
+	// Addr is the receiver's host:port, e.g. siem.example.com:6514.
+	Addr string `yaml:"addr"`
+	// CAFile holds the PEM certificates that verify the receiver; empty
+	// means the system's roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile, if set, are the client certificate presented
+	// to a receiver that asks for one.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// Timeout bounds connecting and each batch of writes.
+	Timeout yamlconf.Duration `yaml:"timeout"`
+}
+
 // Default returns the configuration used when nothing else is set.
 func Default() *Config {
 	return &Config{
@@ -160,6 +190,11 @@ func Default() *Config {
 			SMTP:    SMTP{TLS: "starttls", Timeout: yamlconf.Duration(30 * time.Second)},
 			Webhook: Webhook{Timeout: yamlconf.Duration(10 * time.Second)},
 		},
+		AuditStream: AuditStream{
+			Syslog:  SyslogSink{Timeout: yamlconf.Duration(10 * time.Second)},
+			Webhook: Webhook{Timeout: yamlconf.Duration(10 * time.Second)},
+		},
+		Storage: Storage{MinFree: "1GiB"},
 	}
 }
 
@@ -194,7 +229,9 @@ func Load(path string, environ []string) (*Config, error) {
 		// configuration works from any working directory.
 		base := filepath.Dir(path)
 		for _, p := range []*string{&c.Data, &c.Policy, &c.TLS.CertFile, &c.TLS.KeyFile,
-			&c.Notify.SMTP.PasswordFile, &c.Notify.SMTP.CAFile, &c.Notify.Webhook.SecretFile, &c.Notify.Webhook.CAFile} {
+			&c.Notify.SMTP.PasswordFile, &c.Notify.SMTP.CAFile, &c.Notify.Webhook.SecretFile, &c.Notify.Webhook.CAFile,
+			&c.AuditStream.Syslog.CAFile, &c.AuditStream.Syslog.CertFile, &c.AuditStream.Syslog.KeyFile,
+			&c.AuditStream.Webhook.SecretFile, &c.AuditStream.Webhook.CAFile} {
 			if *p != "" && !filepath.IsAbs(*p) && doc.Has(pathOf(c, p)) {
 				*p = filepath.Join(base, *p)
 			}
@@ -235,6 +272,16 @@ func pathOf(c *Config, p *string) string {
 		return "notify.webhook.secret_file"
 	case &c.Notify.Webhook.CAFile:
 		return "notify.webhook.ca_file"
+	case &c.AuditStream.Syslog.CAFile:
+		return "audit_stream.syslog.ca_file"
+	case &c.AuditStream.Syslog.CertFile:
+		return "audit_stream.syslog.cert_file"
+	case &c.AuditStream.Syslog.KeyFile:
+		return "audit_stream.syslog.key_file"
+	case &c.AuditStream.Webhook.SecretFile:
+		return "audit_stream.webhook.secret_file"
+	case &c.AuditStream.Webhook.CAFile:
+		return "audit_stream.webhook.ca_file"
 	}
 	return ""
 }
@@ -283,6 +330,8 @@ func (c *Config) Validate() error {
 		{"http.hsts_max_age", c.HTTP.HSTSMaxAge, 0},
 		{"notify.smtp.timeout", c.Notify.SMTP.Timeout, time.Second},
 		{"notify.webhook.timeout", c.Notify.Webhook.Timeout, time.Second},
+		{"audit_stream.syslog.timeout", c.AuditStream.Syslog.Timeout, time.Second},
+		{"audit_stream.webhook.timeout", c.AuditStream.Webhook.Timeout, time.Second},
 	} {
 		if d.v.Std() < d.min {
 			bad(d.path, "%s is too short; use at least %s", d.v, yamlconf.Duration(d.min))
@@ -310,6 +359,10 @@ func (c *Config) Validate() error {
 		bad("log.format", "%q is not a format; use text or json", c.Log.Format)
 	}
 	c.validateNotify(bad)
+	c.validateAuditStream(bad)
+	if _, err := ParseMinFree(c.Storage.MinFree); err != nil {
+		bad("storage.min_free", "%v", err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -351,18 +404,41 @@ func (c *Config) validateNotify(bad func(path, format string, args ...any)) {
 		bad("notify.smtp.password_env", "%q is not the name of an environment variable outside %s*, e.g. SMTP_PASSWORD", v, EnvPrefix)
 	}
 
-	w := c.Notify.Webhook
+	validateWebhook("notify.webhook", c.Notify.Webhook, bad)
+}
+
+// validateWebhook checks a webhook section at key path prefix.
+func validateWebhook(prefix string, w Webhook, bad func(path, format string, args ...any)) {
 	for i, s := range w.URLs {
 		if u, err := url.Parse(s); err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
-			bad(fmt.Sprintf("notify.webhook.urls[%d]", i), "URL %d is not an https:// URL without credentials; events are only sent over TLS", i+1)
+			bad(fmt.Sprintf("%s.urls[%d]", prefix, i), "URL %d is not an https:// URL without credentials; events are only sent over TLS", i+1)
 		}
 	}
 	switch {
 	case len(w.URLs) > 0 && w.SecretFile == "":
-		bad("notify.webhook.secret_file", "webhooks need a signing secret; put at least 16 random bytes in a file (openssl rand -hex 32) and name it here")
+		bad(prefix+".secret_file", "webhooks need a signing secret; put at least 16 random bytes in a file (openssl rand -hex 32) and name it here")
 	case len(w.URLs) == 0 && (w.SecretFile != "" || w.CAFile != ""):
-		bad("notify.webhook.urls", "webhooks are off, yet their secret or CA file is set; list the receiving URLs too")
+		bad(prefix+".urls", "webhooks are off, yet their secret or CA file is set; list the receiving URLs too")
 	}
+}
+
+// validateAuditStream checks the audit_stream section.
+func (c *Config) validateAuditStream(bad func(path, format string, args ...any)) {
+	s := c.AuditStream.Syslog
+	if s.Addr == "" {
+		for _, f := range []struct{ key, v string }{{"ca_file", s.CAFile}, {"cert_file", s.CertFile}, {"key_file", s.KeyFile}} {
+			if f.v != "" {
+				bad("audit_stream.syslog.addr", "the syslog stream is off, yet audit_stream.syslog.%s is set; set the receiver too, e.g. siem.example.com:6514", f.key)
+				break
+			}
+		}
+	} else if err := checkServerAddr(s.Addr); err != nil {
+		bad("audit_stream.syslog.addr", "%v", err)
+	}
+	if (s.CertFile == "") != (s.KeyFile == "") {
+		bad("audit_stream.syslog.cert_file", "set both audit_stream.syslog.cert_file and audit_stream.syslog.key_file for a client certificate, or neither")
+	}
+	validateWebhook("audit_stream.webhook", c.AuditStream.Webhook, bad)
 }
 
 // checkServerAddr checks a host:port to connect to.

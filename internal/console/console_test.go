@@ -248,6 +248,12 @@ func TestCSRF(t *testing.T) {
 		t.Fatal("two sessions have the same form token")
 	}
 	origin := f.srv.URL
+	// A token one character off; never equal to the real one, whatever
+	// its first character.
+	wrong := "x" + token[1:]
+	if token[0] == 'x' {
+		wrong = "y" + token[1:]
+	}
 	tests := []struct {
 		name    string
 		form    url.Values
@@ -255,7 +261,7 @@ func TestCSRF(t *testing.T) {
 		want    int
 	}{
 		{"no token", url.Values{}, nil, http.StatusForbidden},
-		{"wrong token", url.Values{"csrf": {"x" + token[1:]}}, nil, http.StatusForbidden},
+		{"wrong token", url.Values{"csrf": {wrong}}, nil, http.StatusForbidden},
 		{"token of another session", url.Values{"csrf": {otherToken}}, nil, http.StatusForbidden},
 		{"cross-site fetch", url.Values{"csrf": {token}}, []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
 		{"same-site but other origin", url.Values{"csrf": {token}}, []string{"Sec-Fetch-Site", "same-site"}, http.StatusForbidden},

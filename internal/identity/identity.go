@@ -117,6 +117,11 @@ type Service struct {
 	// Mailer sends the password expiry reminders of
 	// RemindPasswordExpiry (IAM-2). If nil, none are sent.
 	Mailer Mailer
+	// ReadOnly, if set, is asked before every audit event is appended;
+	// when it returns an error, the change that event records is refused
+	// with Unavailable and that error's message (see failclosed.go). It
+	// must be fast and safe to call from several goroutines.
+	ReadOnly func() error
 
 	hashing  hashLimiter
 	store    Store
@@ -126,7 +131,9 @@ type Service struct {
 
 // New returns a Service keeping its data in store and reporting to logger.
 func New(store Store, logger *slog.Logger) *Service {
-	return &Service{store: store, log: logger}
+	s := &Service{log: logger}
+	s.store = failClosed{store, s}
+	return s
 }
 
 // Sealer encrypts small secrets bound to associated data; keys.SecretBox

@@ -92,6 +92,9 @@ type Webhook struct {
 	drained sync.WaitGroup
 
 	dropped, failed atomic.Uint64
+
+	syncOnce   sync.Once
+	syncClient *http.Client // Deliver's
 }
 
 // endpoint is one receiving URL and its queue.
@@ -198,7 +201,19 @@ func (w *Webhook) run() {
 	if timeout <= 0 {
 		timeout = defaultWebhookTimeout
 	}
-	client := &http.Client{
+	client := w.newClient(timeout)
+	for _, ep := range w.endpoints {
+		ep.queue = make(chan *delivery, size)
+		w.drained.Add(1)
+		go func() {
+			defer w.drained.Done()
+			w.drain(client, ep)
+		}()
+	}
+}
+
+func (w *Webhook) newClient(timeout time.Duration) *http.Client {
+	return &http.Client{
 		Timeout: timeout,
 		Transport: &http.Transport{
 			TLSClientConfig:     &tls.Config{RootCAs: w.RootCAs, MinVersion: tls.VersionTLS12},
@@ -209,14 +224,32 @@ func (w *Webhook) run() {
 		// A signed event goes where it was configured to go, nowhere else.
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	for _, ep := range w.endpoints {
-		ep.queue = make(chan *delivery, size)
-		w.drained.Add(1)
-		go func() {
-			defer w.drained.Done()
-			w.drain(client, ep)
-		}()
+}
+
+// Deliver posts ev, signed, to every URL once, now, and returns the first
+// failure; unlike Publish it waits, queues nothing and never retries, for
+// callers that keep their own place and try again (the audit stream).
+// ev.ID should be the same in every attempt, so that receivers drop
+// repeats.
+func (w *Webhook) Deliver(ctx context.Context, ev Event) error {
+	w.syncOnce.Do(func() {
+		timeout := w.Timeout
+		if timeout <= 0 {
+			timeout = defaultWebhookTimeout
+		}
+		w.syncClient = w.newClient(timeout)
+	})
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return err
 	}
+	d := &delivery{event: ev, body: body}
+	for _, ep := range w.endpoints {
+		if _, err := w.post(ctx, w.syncClient, ep, d); err != nil {
+			return fmt.Errorf("webhook %s: %w", redactURL(ep.url), err)
+		}
+	}
+	return nil
 }
 
 // drain delivers ep's events in order until the Webhook is closed and the
@@ -266,7 +299,7 @@ func (w *Webhook) deliver(client *http.Client, ep *endpoint, d *delivery) {
 	var err error
 	for i := 1; ; i++ {
 		var retry bool
-		if retry, err = w.post(client, ep, d); err == nil {
+		if retry, err = w.post(context.Background(), client, ep, d); err == nil {
 			return
 		}
 		if !retry || i >= attempts || w.stopped() {
@@ -297,8 +330,8 @@ func (w *Webhook) stopped() bool {
 // post makes one attempt. It reports whether a failure is worth retrying:
 // network errors, timeouts, 408, 425, 429 and 5xx are; other answers will
 // not change.
-func (w *Webhook) post(client *http.Client, ep *endpoint, d *delivery) (retry bool, err error) {
-	req, err := http.NewRequest(http.MethodPost, ep.url.String(), bytes.NewReader(d.body))
+func (w *Webhook) post(ctx context.Context, client *http.Client, ep *endpoint, d *delivery) (retry bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.url.String(), bytes.NewReader(d.body))
 	if err != nil {
 		return false, err
 	}

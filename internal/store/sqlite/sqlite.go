@@ -270,6 +270,10 @@ func storeErr(op string, err error, w what) error {
 		return strongroom.E(op, k, w.badRef, err)
 	case code&0xff == sqlite3.SQLITE_BUSY, code&0xff == sqlite3.SQLITE_LOCKED:
 		return strongroom.E(op, strongroom.Unavailable, "the database is busy; try again", err)
+	case code&0xff == sqlite3.SQLITE_FULL, code&0xff == sqlite3.SQLITE_IOERR:
+		// Nothing was committed; the disk guard turns the server
+		// read-only before this is normally reached.
+		return strongroom.E(op, strongroom.Unavailable, "the database cannot be written: the disk is full or failing; nothing was changed", err)
 	}
 	return strongroom.E(op, strongroom.Internal, err)
 }
