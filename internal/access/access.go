@@ -59,6 +59,8 @@ const (
 
 	// AuditRead reads an audit trail: its day logs, entries and proofs.
 	AuditRead Action = "audit.read"
+	// AuditSignOff signs off a daily review of an audit trail (AUD-6).
+	AuditSignOff Action = "audit.review.signoff"
 )
 
 // Resource is what an action is done to. Tenant is the tenant that owns it
@@ -124,6 +126,14 @@ func Decide(p strongroom.Principal, a Action, r Resource) Decision {
 	}
 	if a == AuditRead {
 		return decideAuditRead(p, r)
+	}
+	if a == AuditSignOff {
+		// Reading is not enough: an administrator of the trail's tenant,
+		// or an operator for the platform's, answers for the review.
+		if d := decideAuditRead(p, r); !d.Allow || p.Role == RoleAdmin || r.Tenant == "" {
+			return d
+		}
+		return deny("AUD-6", "signing off a review needs the tenant administrator role")
 	}
 	if p.Operator {
 		return allow("operator")

@@ -29,7 +29,36 @@ func (s *Server) auditRoutes() []route {
 		{method: "GET", pattern: "/api/v1/audit/logs", action: access.AuditRead, resource: s.auditScope, handle: s.listAuditLogs},
 		{method: "GET", pattern: "/api/v1/audit/logs/{day}/entries", action: access.AuditRead, resource: s.auditScope, handle: s.auditEntries},
 		{method: "GET", pattern: "/api/v1/audit/events/{seq}/proof", action: access.AuditRead, resource: s.auditEventResource, handle: s.inclusionProof},
+		{method: "POST", pattern: "/api/v1/audit/reviews/{day}/signoff", action: access.AuditSignOff, resource: s.auditScope, handle: s.signOffReview},
 	}
+}
+
+// signOffReview records that the caller accepts a daily review (AUD-6).
+func (s *Server) signOffReview(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Note string `json:"note"`
+	}
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if s.AuditReader == nil {
+		return strongroom.E("api.signOffReview", strongroom.Unavailable, "the audit trail is not available")
+	}
+	day, err := audit.ParseDay(r.PathValue("day"))
+	if err != nil {
+		return strongroom.E("api.signOffReview", strongroom.Invalid, err.Error())
+	}
+	p, _ := strongroom.PrincipalFrom(r.Context())
+	res, err := s.auditScope(r, p)
+	if err != nil {
+		return err
+	}
+	e, err := s.AuditReader.SignOffReview(r.Context(), res.Tenant, day, req.Note)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"day": day, "signed_off_by": e.Actor.Name, "at": e.Time, "digest": e.Details["digest"]})
+	return nil
 }
 
 func (s *Server) trail() (*audit.Trail, error) {

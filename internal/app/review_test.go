@@ -106,4 +106,21 @@ func TestDailyReviewAndPrivilegedSignInAlert(t *testing.T) {
 	if len(srv.Messages()) != n {
 		t.Errorf("a second run mailed %d more messages", len(srv.Messages())-n)
 	}
+
+	// An administrator signs the review off once; the sign-off names the
+	// digest of the report it accepts (AUD-6).
+	admin := strongroom.WithPrincipal(ctx, strongroom.Principal{User: root.ID, Tenant: root.Tenant, Name: root.Name, Role: "admin", Operator: true})
+	so, err := ta.auditReader.SignOffReview(admin, root.Tenant, day, "read, nothing to follow up")
+	if err != nil {
+		t.Fatalf("sign-off: %v", err)
+	}
+	if so.Details["digest"] == "" || so.Details["digest"] != es[0].Details["digest"] || so.Actor.Name != "root" {
+		t.Errorf("sign-off event %+v, want root accepting digest %q", so, es[0].Details["digest"])
+	}
+	if _, err := ta.auditReader.SignOffReview(admin, root.Tenant, day, ""); !strongroom.Is(err, strongroom.Conflict) {
+		t.Errorf("second sign-off = %v, want Conflict", err)
+	}
+	if _, err := ta.auditReader.SignOffReview(admin, root.Tenant, day.Prev(), ""); !strongroom.Is(err, strongroom.NotFound) {
+		t.Errorf("sign-off of a day without a review = %v, want NotFound", err)
+	}
 }

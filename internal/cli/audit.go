@@ -30,7 +30,7 @@ import (
 
 func (e *env) auditCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "audit", Short: "Search, tail, verify, prove and export the tamper-evident audit trail"}
-	cmd.AddCommand(e.auditSearchCommand(), e.auditTailCommand(), e.auditVerifyCommand(), e.auditProveCommand(), e.auditExportCommand())
+	cmd.AddCommand(e.auditSearchCommand(), e.auditTailCommand(), e.auditVerifyCommand(), e.auditProveCommand(), e.auditExportCommand(), e.auditReviewCommand())
 	return cmd
 }
 
