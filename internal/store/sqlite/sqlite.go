@@ -51,6 +51,9 @@ type DB struct {
 	write *sql.DB // one connection; every transaction is BEGIN IMMEDIATE
 	read  *sql.DB // read-only connections
 	log   *slog.Logger
+	// appends are the statements that append audit events, prepared on
+	// the write connection; nil when opened read-only.
+	appends *appendStmts
 }
 
 // busyTimeout is how long a connection waits for a lock held by another
@@ -93,6 +96,14 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 	// writer nor are blocked by it. The mode is stored in the file, so
 	// setting it on the writer is enough.
 	w.Add("_pragma", "journal_mode(WAL)")
+	// temp_store=MEMORY: keep the writer's statement journals in memory.
+	// A statement writing many rows (AppendEvents) journals the pages it
+	// changes so that it can be undone alone; past 64 KiB SQLite spills
+	// that journal to a temporary file, a write system call per page,
+	// which cost about a twentieth of a batched append. The journal is
+	// discarded when the statement ends, so it holds a few hundred KiB at
+	// most.
+	w.Add("_pragma", "temp_store(MEMORY)")
 	// _txlock=immediate: begin write transactions with BEGIN IMMEDIATE
 	// (see the package documentation).
 	w.Set("_txlock", "immediate")
@@ -111,6 +122,10 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 		write.Close()
 		return nil, wrap(op, err)
 	}
+	if db.appends, err = prepareAppends(ctx, write); err != nil {
+		write.Close()
+		return nil, storeErr(op, err, what{})
+	}
 
 	r := cloneValues(common)
 	// query_only: a read connection can never write, whatever a caller of
@@ -118,7 +133,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 	r.Add("_pragma", "query_only(1)")
 	read, err := sql.Open("sqlite", path+"?"+r.Encode())
 	if err != nil {
-		write.Close()
+		db.Close()
 		return nil, strongroom.E(op, strongroom.Internal, err)
 	}
 	n := max(4, runtime.GOMAXPROCS(0))
@@ -170,7 +185,7 @@ func (db *DB) Close() error {
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
 	}
-	errs = append(errs, db.write.Close())
+	errs = append(errs, db.appends.close(), db.write.Close())
 	return errors.Join(errs...)
 }
 
@@ -191,10 +206,10 @@ func (db *DB) Ping(ctx context.Context) error {
 // It must not be used after the function it was passed to returns.
 type Tx struct {
 	tx *sql.Tx
-	// appendEvent is AppendEvent's statement, prepared once per
-	// transaction: parsing it again for every event of a batch costs
-	// about a fifth of the append.
-	appendEvent *sql.Stmt
+	// appends are the database's append statements; appendBound holds
+	// them bound to tx once used (see Tx.appendStmt).
+	appends     *appendStmts
+	appendBound [1 + len(appendSizes)]*sql.Stmt
 }
 
 // update runs fn in a write transaction; see identity.Store.Update. fn must
@@ -206,7 +221,7 @@ func (db *DB) update(ctx context.Context, fn func(*Tx) error) error {
 		return storeErr(op, err, what{})
 	}
 	defer tx.Rollback() // after a panic in fn; a no-op after Commit
-	if err := fn(&Tx{tx: tx}); err != nil {
+	if err := fn(&Tx{tx: tx, appends: db.appends}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
