@@ -256,30 +256,14 @@ func (s *Server) getMe(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) suspendUser(w http.ResponseWriter, r *http.Request) error {
-	var req struct {
-		Reason string `json:"reason"`
-	}
-	if err := decode(r, &req); err != nil {
-		return err
-	}
+// changeUser applies change to the user named in the path and answers
+// with the user as stored afterwards.
+func (s *Server) changeUser(w http.ResponseWriter, r *http.Request, change func(id strongroom.UserID) error) error {
 	u, err := s.ids.FindUserByName(r.Context(), r.PathValue("user"))
 	if err != nil {
 		return err
 	}
-	if u, err = s.ids.SuspendUser(r.Context(), u.ID, req.Reason); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, s.userView(r, u))
-	return nil
-}
-
-func (s *Server) unlockUser(w http.ResponseWriter, r *http.Request) error {
-	u, err := s.ids.FindUserByName(r.Context(), r.PathValue("user"))
-	if err != nil {
-		return err
-	}
-	if err := s.ids.UnlockUser(r.Context(), u.ID); err != nil {
+	if err := change(u.ID); err != nil {
 		return err
 	}
 	if u, err = s.ids.FindUserByID(r.Context(), u.ID); err != nil {
@@ -287,6 +271,23 @@ func (s *Server) unlockUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, s.userView(r, u))
 	return nil
+}
+
+func (s *Server) suspendUser(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Reason string `json:"reason"`
+	}
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	return s.changeUser(w, r, func(id strongroom.UserID) error {
+		_, err := s.ids.SuspendUser(r.Context(), id, req.Reason)
+		return err
+	})
+}
+
+func (s *Server) unlockUser(w http.ResponseWriter, r *http.Request) error {
+	return s.changeUser(w, r, func(id strongroom.UserID) error { return s.ids.UnlockUser(r.Context(), id) })
 }
 
 func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) error {
@@ -296,18 +297,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	u, err := s.ids.FindUserByName(r.Context(), r.PathValue("user"))
-	if err != nil {
-		return err
-	}
-	if err := s.ids.SetPassword(r.Context(), u.ID, req.Password); err != nil {
-		return err
-	}
-	if u, err = s.ids.FindUserByID(r.Context(), u.ID); err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, s.userView(r, u))
-	return nil
+	return s.changeUser(w, r, func(id strongroom.UserID) error { return s.ids.SetPassword(r.Context(), id, req.Password) })
 }
 
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
