@@ -55,6 +55,13 @@ func (s *Server) tenantOf(r *http.Request, p strongroom.Principal) (*identity.Te
 	return s.ids.FindTenantByName(r.Context(), name)
 }
 
+// requestTenant is tenantOf for the caller of a handler, whose principal
+// the route's middleware has put in the context.
+func (s *Server) requestTenant(r *http.Request) (*identity.Tenant, error) {
+	p, _ := strongroom.PrincipalFrom(r.Context())
+	return s.tenantOf(r, p)
+}
+
 func (s *Server) tenantScoped(k string) func(*http.Request, strongroom.Principal) (access.Resource, error) {
 	return func(r *http.Request, p strongroom.Principal) (access.Resource, error) {
 		t, err := s.tenantOf(r, p)
@@ -198,8 +205,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	p, _ := strongroom.PrincipalFrom(r.Context())
-	t, err := s.tenantOf(r, p)
+	t, err := s.requestTenant(r)
 	if err != nil {
 		return err
 	}
@@ -220,8 +226,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) error {
-	p, _ := strongroom.PrincipalFrom(r.Context())
-	t, err := s.tenantOf(r, p)
+	t, err := s.requestTenant(r)
 	if err != nil {
 		return err
 	}
@@ -323,8 +328,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &req); err != nil {
 		return err
 	}
-	p, _ := strongroom.PrincipalFrom(r.Context())
-	t, err := s.tenantOf(r, p)
+	t, err := s.requestTenant(r)
 	if err != nil {
 		return err
 	}
@@ -337,8 +341,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
-	p, _ := strongroom.PrincipalFrom(r.Context())
-	t, err := s.tenantOf(r, p)
+	t, err := s.requestTenant(r)
 	if err != nil {
 		return err
 	}
@@ -355,8 +358,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) findGroup(r *http.Request) (*identity.Group, error) {
-	p, _ := strongroom.PrincipalFrom(r.Context())
-	t, err := s.tenantOf(r, p)
+	t, err := s.requestTenant(r)
 	if err != nil {
 		return nil, err
 	}
