@@ -63,6 +63,21 @@ const (
 	AuditSignOff Action = "audit.review.signoff"
 )
 
+// Actions on tenant data: projects (buckets) and the objects in them. A
+// project's owner and its tenant's administrators may act on it; sharing
+// with others comes through grants.
+const (
+	ProjectCreate Action = "project.create"
+	ProjectList   Action = "project.list"
+	ProjectRead   Action = "project.read"
+	ProjectAdmin  Action = "project.admin" // retention and object lock
+	ProjectDelete Action = "project.delete"
+	ObjectList    Action = "object.list"
+	ObjectRead    Action = "object.read"
+	ObjectWrite   Action = "object.write"
+	ObjectDelete  Action = "object.delete"
+)
+
 // Resource is what an action is done to. Tenant is the tenant that owns it
 // ("" for platform-wide resources); Owner is the user it belongs to, for
 // self-service resources.
@@ -135,6 +150,9 @@ func Decide(p strongroom.Principal, a Action, r Resource) Decision {
 		}
 		return deny("AUD-6", "signing off a review needs the tenant administrator role")
 	}
+	if isData(a) {
+		return decideData(p, a, r)
+	}
 	if p.Operator {
 		return allow("operator")
 	}
@@ -165,6 +183,42 @@ func Decide(p strongroom.Principal, a Action, r Resource) Decision {
 	return deny("ACC-2", "action %s is not permitted", a)
 }
 
+func isData(a Action) bool {
+	switch a {
+	case ProjectCreate, ProjectList, ProjectRead, ProjectAdmin, ProjectDelete, ObjectList, ObjectRead, ObjectWrite, ObjectDelete:
+		return true
+	}
+	return false
+}
+
+// decideData: tenant data is reached only from within its tenant, by the
+// project's owner or the tenant's administrators (ACC-1, ACC-2). Being an
+// operator gives no access to another tenant's data (ACC-7); auditors read
+// the trail, not the data.
+func decideData(p strongroom.Principal, a Action, r Resource) Decision {
+	if r.Tenant != p.Tenant {
+		if p.Operator {
+			return deny("ACC-7", "an operator reaches a tenant's data only through a support grant")
+		}
+		// Say nothing that confirms the resource exists (ACC-1).
+		return deny("ACC-1", "%s not found", r.Kind)
+	}
+	if p.Role == RoleAuditor {
+		return deny("ACC-2", "auditors read the audit trail, not tenant data")
+	}
+	switch a {
+	case ProjectCreate, ProjectList:
+		return allow(p.Role)
+	}
+	if p.Role == RoleAdmin {
+		return allow("tenant administrator")
+	}
+	if r.Owner != "" && r.Owner == p.User {
+		return allow("project owner")
+	}
+	return deny("ACC-2", "you may %s only in your own projects; ask the owner or an administrator for access", verb(a))
+}
+
 // decideAuditRead: a tenant's trail is read by that tenant's
 // administrators and auditors, the platform's (Tenant "") by operators
 // (AUD-8). Being an operator gives no access to a tenant's trail.
@@ -190,7 +244,10 @@ var verbs = map[Action]string{
 	UserMakeOperator: "create operators", GroupCreate: "create groups", GroupRead: "read groups",
 	GroupMembers: "change group members", SelfRead: "read account details", SelfPassword: "change the password",
 	SelfMFA: "manage second factors", SelfSessions: "manage sessions", SelfKeys: "manage access keys",
-	AuditRead: "read the audit trail",
+	AuditRead:     "read the audit trail",
+	ProjectCreate: "create projects", ProjectList: "list projects", ProjectRead: "read this project",
+	ProjectAdmin: "change this project's settings", ProjectDelete: "delete this project",
+	ObjectList: "list objects", ObjectRead: "read objects", ObjectWrite: "write objects", ObjectDelete: "delete objects",
 }
 
 func verb(a Action) string {

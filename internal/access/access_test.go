@@ -58,6 +58,15 @@ func TestDecide(t *testing.T) {
 		{"admin of other tenant cannot read the trail", adminB, AuditRead, Resource{Kind: "audit event", Tenant: "ten_a"}, false, "AUD-8"},
 		{"admin cannot read the platform's trail", adminA, AuditRead, Resource{Kind: "audit trail"}, false, "AUD-8"},
 		{"operator reads the platform's trail", operator, AuditRead, Resource{Kind: "audit trail"}, true, ""},
+		{"member creates a project", memberA, ProjectCreate, Resource{Kind: "project", Tenant: "ten_a"}, true, ""},
+		{"member writes own project", memberA, ObjectWrite, Resource{Kind: "project", Tenant: "ten_a", Owner: "usr_mem"}, true, ""},
+		{"member cannot read another's project", memberA, ObjectRead, Resource{Kind: "project", Tenant: "ten_a", Owner: "usr_x"}, false, "ACC-2"},
+		{"admin reads any project of the tenant", adminA, ObjectRead, Resource{Kind: "project", Tenant: "ten_a", Owner: "usr_x"}, true, ""},
+		{"auditor cannot read data", auditorA, ObjectRead, Resource{Kind: "project", Tenant: "ten_a", Owner: "usr_aud"}, false, "ACC-2"},
+		{"auditor cannot create projects", auditorA, ProjectCreate, Resource{Kind: "project", Tenant: "ten_a"}, false, "ACC-2"},
+		{"other tenant's project is not found", adminB, ObjectList, Resource{Kind: "project", Tenant: "ten_a", Owner: "usr_mem"}, false, "ACC-1"},
+		{"operator needs a support grant for other tenants' data", operator, ObjectRead, Resource{Kind: "project", Tenant: "ten_b", Owner: "usr_x"}, false, "ACC-7"},
+		{"operator is an administrator of own tenant's data", operator, ObjectDelete, Resource{Kind: "project", Tenant: "ten_a", Owner: "usr_x"}, true, ""},
 		{"operator cannot read another tenant's trail", operator, AuditRead, Resource{Kind: "audit trail", Tenant: "ten_b"}, false, "AUD-8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -48,6 +48,7 @@ type Config struct {
 	Log     Log     `yaml:"log"`
 	Notify  Notify  `yaml:"notify"`
 	Storage Storage `yaml:"storage"`
+	Scan    Scan    `yaml:"scan"`
 
 	// AuditStream sends the integrated audit trail to outside systems.
 	AuditStream AuditStream `yaml:"audit_stream"`
@@ -195,6 +196,7 @@ func Default() *Config {
 			Webhook: Webhook{Timeout: yamlconf.Duration(10 * time.Second)},
 		},
 		Storage: Storage{MinFree: "1GiB"},
+		Scan:    Scan{Timeout: yamlconf.Duration(2 * time.Minute), Rescan: yamlconf.Duration(time.Hour)},
 	}
 }
 
@@ -360,6 +362,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateNotify(bad)
 	c.validateAuditStream(bad)
+	c.validateScan(bad)
 	if _, err := ParseMinFree(c.Storage.MinFree); err != nil {
 		bad("storage.min_free", "%v", err)
 	}
