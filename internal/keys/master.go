@@ -36,6 +36,9 @@ func (*MasterKey) String() string { return "REDACTED" }
 // LogValue implements slog.LogValuer.
 func (*MasterKey) LogValue() slog.Value { return slog.StringValue("REDACTED") }
 
+// Format prints REDACTED for every verb, %#v and %x included.
+func (*MasterKey) Format(f fmt.State, _ rune) { f.Write([]byte("REDACTED")) }
+
 // GenerateMasterKeyFile writes a new random master key to path with mode
 // 0600. It never replaces an existing file: if path exists it returns a
 // Conflict error and leaves the file as it was.

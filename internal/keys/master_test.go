@@ -85,3 +85,26 @@ func TestMasterKeyRedacted(t *testing.T) {
 		}
 	}
 }
+
+// No formatting verb prints the key's bytes.
+func TestMasterKeyFormatsRedacted(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "master.key")
+	if err := GenerateMasterKeyFile(path); err != nil {
+		t.Fatal(err)
+	}
+	k, err := LoadMasterKeyFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	box, err := k.SecretBox("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%d", "%x", "%q"} {
+		for _, v := range []any{k, box} {
+			if got := fmt.Sprintf(verb, v); got != "REDACTED" {
+				t.Errorf("Sprintf(%q, %T) = %q, want REDACTED", verb, v, got)
+			}
+		}
+	}
+}

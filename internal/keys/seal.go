@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"strongroom"
@@ -50,6 +51,9 @@ func (*SecretBox) String() string { return "REDACTED" }
 
 // LogValue implements slog.LogValuer.
 func (*SecretBox) LogValue() slog.Value { return slog.StringValue("REDACTED") }
+
+// Format prints REDACTED for every verb, %#v and %x included.
+func (*SecretBox) Format(f fmt.State, _ rune) { f.Write([]byte("REDACTED")) }
 
 // Seal encrypts plaintext bound to ad.
 func (b *SecretBox) Seal(plaintext, ad []byte) []byte {
