@@ -44,8 +44,9 @@ type ClamdOptions struct {
 	StreamMaxLength string
 }
 
-// EICARSignature is the name under which a Clamd reports EICAR.
-const EICARSignature = "eicar.txt.UNOFFICIAL"
+// EICARSignature is the name under which a Clamd reports EICAR, alone or
+// inside a larger stream: the body signature matches first.
+const EICARSignature = EICARBodySignature + ".UNOFFICIAL"
 
 // EICAR returns the 68-byte EICAR test file, which every virus scanner
 // detects and which harms nothing. It is built from two halves so that no
@@ -253,6 +254,10 @@ func (c *Clamd) command(name string) (string, error) {
 	return text, nil
 }
 
+// EICARBodySignature is the name clamd reports for EICAR found inside a
+// larger stream.
+const EICARBodySignature = "Strongroom.Test.EICAR-Body"
+
 // writeDaily writes an unsigned daily database (a .cud file, which clamd
 // loads without the signature of ClamAV's builders) holding the MD5
 // signatures of EICAR and extra, under the given version. It is the format
@@ -264,10 +269,15 @@ func writeDaily(tb testing.TB, path string, version int, extra []ClamdSignature)
 	for _, s := range append([]ClamdSignature{{Name: "eicar.txt", Data: EICAR()}}, extra...) {
 		fmt.Fprintf(&hdb, "%x:%d:%s\n", md5.Sum(s.Data), len(s.Data), s.Name)
 	}
+	// A body signature finds EICAR anywhere in a stream, as real
+	// signatures find malware inside larger files; the hash signature
+	// alone matches only a file that is EICAR and nothing else.
+	ndb := fmt.Sprintf("%s:0:*:%x\n", EICARBodySignature, EICAR())
 	now := time.Now().UTC()
-	sigs := len(extra) + 1
-	info := fmt.Sprintf("ClamAV-VDB:%s:%d:%d:%d:X:X:strongroom:%d\ndaily.hdb:%d:%x\n",
-		now.Format("02 Jan 2006 15-04 -0700"), version, sigs, clamdFunctionality, now.Unix(), hdb.Len(), sha256.Sum256([]byte(hdb.String())))
+	sigs := len(extra) + 2
+	info := fmt.Sprintf("ClamAV-VDB:%s:%d:%d:%d:X:X:strongroom:%d\ndaily.hdb:%d:%x\ndaily.ndb:%d:%x\n",
+		now.Format("02 Jan 2006 15-04 -0700"), version, sigs, clamdFunctionality, now.Unix(), hdb.Len(), sha256.Sum256([]byte(hdb.String())),
+		len(ndb), sha256.Sum256([]byte(ndb)))
 	var archive bytes.Buffer
 	zw := gzip.NewWriter(&archive)
 	tw := tar.NewWriter(zw)
@@ -275,6 +285,7 @@ func writeDaily(tb testing.TB, path string, version int, extra []ClamdSignature)
 		{"COPYING", "Test signatures of Strongroom.\n"},
 		{"daily.info", info},
 		{"daily.hdb", hdb.String()},
+		{"daily.ndb", ndb},
 	} {
 		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), Format: tar.FormatUSTAR}); err != nil {
 			tb.Fatal(err)

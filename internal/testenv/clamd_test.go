@@ -33,7 +33,8 @@ func TestStartClamd(t *testing.T) {
 		data []byte
 		want string
 	}{
-		{"eicar", testenv.EICAR(), found("eicar.txt")},
+		{"eicar", testenv.EICAR(), found(testenv.EICARBodySignature)},
+		{"eicar inside a larger stream", append(append([]byte("a document that carries "), testenv.EICAR()...), " within it"...), found(testenv.EICARBodySignature)},
 		{"clean", []byte("nothing to see here"), "stream: OK\x00"},
 		{"other", other, "stream: OK\x00"},
 	}
@@ -56,7 +57,7 @@ func TestStartClamd(t *testing.T) {
 		data []byte
 		want string
 	}{
-		{testenv.EICAR(), found("eicar.txt")},
+		{testenv.EICAR(), found(testenv.EICARBodySignature)},
 		{other, found("strongroom-test")},
 	} {
 		if got := instream(t, c.Addr, tt.data); got != tt.want {
