@@ -26,12 +26,15 @@ import (
 	"strongroom"
 	"strongroom/internal/api"
 	"strongroom/internal/audit"
+	blobfs "strongroom/internal/blob/fs"
 	"strongroom/internal/config"
 	"strongroom/internal/console"
 	"strongroom/internal/identity"
 	"strongroom/internal/keys"
 	"strongroom/internal/ldap"
+	"strongroom/internal/objects"
 	"strongroom/internal/policy"
+	"strongroom/internal/s3api"
 	"strongroom/internal/store/sqlite"
 )
 
@@ -55,6 +58,10 @@ type App struct {
 	master   *keys.MasterKey
 	identity *identity.Service
 	metrics  *prometheus.Registry
+
+	objects  *objects.Service
+	blobs    *blobfs.Store
+	rescanAt time.Time // when the maintenance sweep last rescanned objects
 
 	trail       *audit.Trail
 	auditSigner note.Signer
@@ -174,6 +181,9 @@ func open(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opt
 	a.guard.alert = a.diskAlert
 	a.identity.ReadOnly = a.guard.Err
 	a.events = a.db.Events()
+	if err := a.openData(); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -251,9 +261,19 @@ func (a *App) listen(cert tls.Certificate) error {
 	consoleServer := console.New(a.log, a.identity, clientAddr)
 	consoleServer.Now = a.now
 	consoleServer.Register(mux)
+	s3 := a.s3Handler(clientAddr)
+	// One listener serves the S3-compatible API, the JSON API and the
+	// console: a request carrying an S3 signature goes to the S3 API.
+	front := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s3api.IsS3Request(r) {
+			s3.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 
 	httpMetrics := newHTTPMetrics(a.metrics)
-	handler := httpMetrics.wrap(securityHeaders(mux, c.HSTSMaxAge.Std()))
+	handler := httpMetrics.wrap(securityHeaders(front, c.HSTSMaxAge.Std()))
 	tlsConf := serverTLSConfig(cert, a.policy.TLS.Version())
 	if err := a.addServer("https", c.Addr, handler, tlsConf); err != nil {
 		return err
@@ -372,6 +392,12 @@ func (a *App) Close() error {
 			s.ln.Close()
 		}
 		a.notify.close(a)
+		if a.objects != nil {
+			a.objects.Close()
+		}
+		if a.blobs != nil {
+			a.blobs.Close()
+		}
 		if a.db != nil {
 			a.closeErr = a.db.Close()
 		}

@@ -59,4 +59,5 @@ func (a *App) sweep(ctx context.Context) {
 		a.log.Info("sent password expiry reminders", "count", n)
 	}
 	a.reviewDaily(ctx)
+	a.sweepData(ctx)
 }

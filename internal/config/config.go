@@ -196,7 +196,7 @@ func Default() *Config {
 			Webhook: Webhook{Timeout: yamlconf.Duration(10 * time.Second)},
 		},
 		Storage: Storage{MinFree: "1GiB"},
-		Scan:    Scan{Timeout: yamlconf.Duration(2 * time.Minute), Rescan: yamlconf.Duration(time.Hour)},
+		Scan:    Scan{MaxSize: "4000MiB", Timeout: yamlconf.Duration(2 * time.Minute), Rescan: yamlconf.Duration(time.Hour)},
 	}
 }
 

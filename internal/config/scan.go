@@ -20,6 +20,10 @@ type Scan struct {
 	// the rest of the pipeline; every object stored so is marked
 	// unscanned, and the server warns at start. Never use it in service.
 	Disabled bool `yaml:"disabled"`
+	// MaxSize is the largest object scanned: larger uploads are refused.
+	// clamd passes data beyond its StreamMaxLength, MaxFileSize and
+	// MaxScanSize unexamined, so set all three to at least this.
+	MaxSize string `yaml:"max_size"`
 	// Rescan is how often stored objects are checked for a change of the
 	// signature database, and rescanned if the profile asks for it.
 	Rescan yamlconf.Duration `yaml:"rescan"`
@@ -55,6 +59,9 @@ func (c *Config) validateScan(bad func(key, format string, args ...any)) {
 		if c.Scan.Disabled {
 			bad("scan.disabled", "scan.clamd is set too; choose one")
 		}
+	}
+	if m, err := ParseMinFree(c.Scan.MaxSize); err != nil || m.Percent != 0 || m.Bytes == 0 {
+		bad("scan.max_size", "%q is not a size such as 4000MiB", c.Scan.MaxSize)
 	}
 	if c.Scan.Timeout.Std() < 0 || c.Scan.Rescan.Std() < 0 {
 		bad("scan.timeout", "durations may not be negative")

@@ -104,6 +104,10 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 	// discarded when the statement ends, so it holds a few hundred KiB at
 	// most.
 	w.Add("_pragma", "temp_store(MEMORY)")
+	// secure_delete=ON: overwrite deleted content with zeros, so that a
+	// deleted object's wrapped data keys do not linger in free pages of
+	// the file (crypto-shredding, DAT-4).
+	w.Add("_pragma", "secure_delete(1)")
 	// _txlock=immediate: begin write transactions with BEGIN IMMEDIATE
 	// (see the package documentation).
 	w.Set("_txlock", "immediate")

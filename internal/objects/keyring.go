@@ -1,0 +1,153 @@
+package objects
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"strongroom"
+	"strongroom/internal/audit"
+	"strongroom/internal/keys"
+)
+
+type tenantKeyID struct {
+	tenant  strongroom.TenantID
+	version int
+}
+
+// tenantKey returns the tenant's key of that version, unwrapping it once
+// and keeping it in memory. NotFound if it does not exist or was destroyed.
+func (s *Service) tenantKey(ctx context.Context, tenant strongroom.TenantID, version int) (*keys.TenantKey, error) {
+	const op = "objects.tenantKey"
+	id := tenantKeyID{tenant, version}
+	s.mu.Lock()
+	k := s.tenantKeys[id]
+	s.mu.Unlock()
+	if k != nil {
+		return k, nil
+	}
+	var recs []*TenantKeyRecord
+	if err := s.store.View(ctx, func(tx Tx) (err error) {
+		recs, err = tx.FindTenantKeys(ctx, tenant)
+		return err
+	}); err != nil {
+		return nil, wrap(op, err)
+	}
+	for _, r := range recs {
+		if r.Version != version {
+			continue
+		}
+		if r.Wrapped == nil {
+			return nil, strongroom.E(op, strongroom.NotFound, fmt.Sprintf("the tenant's key version %d was destroyed on %s; what it protected cannot be read", version, r.DestroyedAt.Format(time.DateOnly)))
+		}
+		k, err := s.master.OpenTenantKey(tenant, version, r.Wrapped)
+		if err != nil {
+			return nil, wrap(op, err)
+		}
+		s.mu.Lock()
+		s.tenantKeys[id] = k
+		s.mu.Unlock()
+		return k, nil
+	}
+	return nil, strongroom.E(op, strongroom.NotFound, fmt.Sprintf("the tenant has no key version %d", version))
+}
+
+// currentKey returns the tenant's newest key, creating the first one (an
+// audited event) when the tenant has none yet.
+func (s *Service) currentKey(ctx context.Context, tenant strongroom.TenantID) (*keys.TenantKey, error) {
+	const op = "objects.currentKey"
+	var recs []*TenantKeyRecord
+	if err := s.store.View(ctx, func(tx Tx) (err error) {
+		recs, err = tx.FindTenantKeys(ctx, tenant)
+		return err
+	}); err != nil {
+		return nil, wrap(op, err)
+	}
+	if len(recs) > 0 {
+		if recs[0].Wrapped == nil {
+			return nil, strongroom.E(op, strongroom.NotFound, "the tenant's key has been destroyed; its data is gone")
+		}
+		return s.tenantKey(ctx, tenant, recs[0].Version)
+	}
+	_, wrapped, err := s.master.NewTenantKey(tenant, 1)
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	err = s.update(ctx, op, func(tx Tx) error {
+		if existing, err := tx.FindTenantKeys(ctx, tenant); err != nil || len(existing) > 0 {
+			return err // another request created it meanwhile
+		}
+		if err := tx.CreateTenantKey(ctx, &TenantKeyRecord{Tenant: tenant, Version: 1, Wrapped: wrapped, CreatedAt: s.now()}); err != nil {
+			return err
+		}
+		e := s.event(ctx, "tenant.key.create", tenant, string(tenant), map[string]string{"key_version": "1"})
+		e.Class = audit.ClassEntityManagement
+		return tx.AppendEvent(ctx, e)
+	})
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	return s.currentKeyExisting(ctx, tenant)
+}
+
+// currentKeyExisting is currentKey once the tenant is known to have a key.
+func (s *Service) currentKeyExisting(ctx context.Context, tenant strongroom.TenantID) (*keys.TenantKey, error) {
+	var recs []*TenantKeyRecord
+	if err := s.store.View(ctx, func(tx Tx) (err error) {
+		recs, err = tx.FindTenantKeys(ctx, tenant)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 || recs[0].Wrapped == nil {
+		return nil, strongroom.E("objects.currentKey", strongroom.Internal, "the tenant's key vanished")
+	}
+	return s.tenantKey(ctx, tenant, recs[0].Version)
+}
+
+// objectMeta is what an object record seals under the tenant key.
+type objectMeta struct {
+	Name        string            `json:"name"`
+	ContentType string            `json:"content_type,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+	ETag        string            `json:"etag,omitempty"`   // as S3 reports it, without quotes
+	SHA256      string            `json:"sha256,omitempty"` // hex, of the whole plaintext
+}
+
+// sealAD binds sealed metadata to its record and project.
+func sealAD(kind string, project ProjectID, id string) []byte {
+	return []byte("strongroom " + kind + " meta v1\x00" + string(project) + "\x00" + id)
+}
+
+// segmentAD binds a data key and its stream to the tenant, the record and
+// the segment's position, so that neither can be moved to another.
+func segmentAD(tenant strongroom.TenantID, record string, index int) []byte {
+	return []byte("strongroom segment v1\x00" + string(tenant) + "\x00" + record + "\x00" + strconv.Itoa(index))
+}
+
+func (s *Service) sealMeta(k *keys.TenantKey, kind string, project ProjectID, id string, m *objectMeta) ([]byte, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, strongroom.E("objects.sealMeta", strongroom.Internal, err)
+	}
+	return k.Seal(b, sealAD(kind, project, id)), nil
+}
+
+func (s *Service) openMeta(ctx context.Context, tenant strongroom.TenantID, version int, kind string, project ProjectID, id string, sealed []byte) (*objectMeta, error) {
+	const op = "objects.openMeta"
+	k, err := s.tenantKey(ctx, tenant, version)
+	if err != nil {
+		return nil, err
+	}
+	b, err := k.Open(sealed, sealAD(kind, project, id))
+	if err != nil {
+		return nil, wrap(op, err)
+	}
+	var m objectMeta
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, strongroom.E(op, strongroom.Internal, err)
+	}
+	return &m, nil
+}

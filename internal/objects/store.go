@@ -1,0 +1,199 @@
+package objects
+
+import (
+	"context"
+	"time"
+
+	"strongroom"
+	"strongroom/internal/audit"
+)
+
+// Store is the storage the objects service needs. The SQLite store
+// implements it, and storetest checks the contract.
+type Store interface {
+	// Update runs fn in one read-write transaction and commits it if fn
+	// returns nil; otherwise everything fn wrote, audit events included,
+	// is rolled back and fn's error returned unchanged. Updates may run
+	// concurrently: the store serialises them. fn must not call Update.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction on one consistent snapshot.
+	View(ctx context.Context, fn func(Tx) error) error
+}
+
+// Tx is one transaction of a Store. Only the objects service calls it; it
+// stores and returns what it is given: validation, IDs, encryption and
+// authorisation are the service's work. Every method may also return
+// Internal or Unavailable.
+type Tx interface {
+	audit.Appender
+	// AppendEvents appends several events at once, as AppendEvent does.
+	AppendEvents(ctx context.Context, es []*audit.Event) error
+
+	// CreateTenantKey stores k. Conflict if that tenant has that version.
+	CreateTenantKey(ctx context.Context, k *TenantKeyRecord) error
+	// FindTenantKeys returns the tenant's keys, newest version first,
+	// destroyed ones included (with Wrapped nil).
+	FindTenantKeys(ctx context.Context, tenant strongroom.TenantID) ([]*TenantKeyRecord, error)
+	// DestroyTenantKey erases the wrapped key of that version and
+	// records when. NotFound if there is none.
+	DestroyTenantKey(ctx context.Context, tenant strongroom.TenantID, version int, at time.Time) error
+
+	// CreateProject stores p. Conflict if its tenant has a project of
+	// that name; NotFound if the tenant does not exist.
+	CreateProject(ctx context.Context, p *Project) error
+	// FindProjectByName returns NotFound if the tenant has no such project.
+	FindProjectByName(ctx context.Context, tenant strongroom.TenantID, name string) (*Project, error)
+	// FindProjects returns the tenant's projects ordered by name; all
+	// tenants' if tenant is "".
+	FindProjects(ctx context.Context, tenant strongroom.TenantID) ([]*Project, error)
+	// UpdateProject applies the non-nil fields of upd. NotFound if absent.
+	UpdateProject(ctx context.Context, id ProjectID, upd ProjectUpdate) (*Project, error)
+	// DeleteProject removes the project. NotFound if absent; Conflict if
+	// it still holds objects or uploads.
+	DeleteProject(ctx context.Context, id ProjectID) error
+
+	// CreateObject stores o. Conflict if its project holds an object of
+	// the same NameMAC (the service deletes the one it replaces first).
+	CreateObject(ctx context.Context, o *ObjectRecord) error
+	// FindObjectByName returns the object of that name MAC in project.
+	// NotFound if there is none.
+	FindObjectByName(ctx context.Context, project ProjectID, nameMAC []byte) (*ObjectRecord, error)
+	// FindObjectByID returns NotFound if there is no such object.
+	FindObjectByID(ctx context.Context, id ObjectID) (*ObjectRecord, error)
+	// FindObjects returns the objects matching f ordered by ID.
+	FindObjects(ctx context.Context, f ObjectFilter) ([]*ObjectRecord, error)
+	// UpdateObject applies the non-nil fields of upd. NotFound if absent.
+	UpdateObject(ctx context.Context, id ObjectID, upd ObjectUpdate) error
+	// DeleteObject removes the object and with it its wrapped data keys,
+	// overwriting them where the database keeps deleted content.
+	// NotFound if absent.
+	DeleteObject(ctx context.Context, id ObjectID) error
+
+	// CreateUpload stores u. Conflict if the ID exists.
+	CreateUpload(ctx context.Context, u *UploadRecord) error
+	// FindUpload returns NotFound if the project has no such upload.
+	FindUpload(ctx context.Context, project ProjectID, id UploadID) (*UploadRecord, error)
+	// FindUploads returns the project's uploads ordered by creation time;
+	// every project's if project is "" and started before before (zero:
+	// any time).
+	FindUploads(ctx context.Context, project ProjectID, before time.Time) ([]*UploadRecord, error)
+	// DeleteUpload removes the upload and its parts. NotFound if absent.
+	DeleteUpload(ctx context.Context, id UploadID) error
+	// PutPart stores p, replacing the part of the same number and
+	// returning the replaced one (nil if none). NotFound if the upload
+	// does not exist.
+	PutPart(ctx context.Context, p *PartRecord) (*PartRecord, error)
+	// FindParts returns the upload's parts ordered by number.
+	FindParts(ctx context.Context, upload UploadID) ([]*PartRecord, error)
+
+	// QueueBlobDeletions records blobs to delete once the transaction has
+	// committed; the service deletes them and then calls
+	// DoneBlobDeletions. Re-queuing a key is not an error.
+	QueueBlobDeletions(ctx context.Context, keys []string, at time.Time) error
+	// FindBlobDeletions returns up to limit queued keys, oldest first.
+	FindBlobDeletions(ctx context.Context, limit int) ([]string, error)
+	// DoneBlobDeletions removes keys from the queue.
+	DoneBlobDeletions(ctx context.Context, keys []string) error
+}
+
+// TenantKeyRecord is a tenant's key-encryption key as stored: wrapped
+// under the master key. Wrapped is nil once the key has been destroyed.
+type TenantKeyRecord struct {
+	Tenant      strongroom.TenantID
+	Version     int
+	Wrapped     []byte
+	CreatedAt   time.Time
+	DestroyedAt time.Time // zero while it exists
+}
+
+// ProjectUpdate lists changes to a project; nil fields stay.
+type ProjectUpdate struct {
+	Retention *time.Duration
+	Lock      *time.Duration
+}
+
+// ObjectStatus is whether an object may be read.
+type ObjectStatus string
+
+// Object statuses. Only clean objects are visible to readers (DAT-3).
+const (
+	StatusClean       ObjectStatus = "clean"       // scanned and found clean
+	StatusPending     ObjectStatus = "pending"     // stored while the scanner was unavailable, under a profile that allows it
+	StatusQuarantined ObjectStatus = "quarantined" // a scan found malware after it was stored
+)
+
+// ObjectRecord is an object as stored. Its name and metadata are sealed
+// under the tenant's key; NameMAC finds it by name without revealing it.
+type ObjectRecord struct {
+	ID         ObjectID
+	Tenant     strongroom.TenantID
+	Project    ProjectID
+	KeyVersion int    // version of the tenant key that seals Sealed and wraps the segments' keys
+	NameMAC    []byte // keys.TenantKey.NameMAC(project ID, name)
+	Sealed     []byte // sealed objectMeta (name, metadata, ETag, hashes)
+	Size       int64
+	Segments   []Segment
+	Status     ObjectStatus
+	ScanEngine string // engine and signature version of the last scan
+	ScannedAt  time.Time
+	CreatedAt  time.Time
+	CreatedBy  strongroom.UserID
+	LockUntil  time.Time // object lock: no deletion before; zero: none
+}
+
+// Segment is one encrypted stream of an object: the whole of a single PUT,
+// or one part of a multipart upload. Each has its own data key.
+type Segment struct {
+	Blob       string `json:"blob"`
+	Size       int64  `json:"size"`     // plaintext bytes
+	EncSize    int64  `json:"enc_size"` // bytes in the blob
+	WrappedKey []byte `json:"key"`      // data key wrapped under the tenant key
+}
+
+// ObjectFilter selects objects. Zero fields match everything.
+type ObjectFilter struct {
+	Tenant        strongroom.TenantID
+	Project       ProjectID
+	Status        ObjectStatus
+	CreatedBefore time.Time
+	// ScanEngineNot selects objects last scanned by another engine
+	// version than this, for rescans.
+	ScanEngineNot string
+	KeyVersionNot int // objects wrapped under another key version
+	AfterID       ObjectID
+	Limit         int
+}
+
+// ObjectUpdate lists changes to an object; nil fields stay.
+type ObjectUpdate struct {
+	Status     *ObjectStatus
+	ScanEngine *string
+	ScannedAt  *time.Time
+	// Rewrap replaces the sealed metadata, name MAC, key version and
+	// segments at once (tenant key rotation).
+	KeyVersion *int
+	NameMAC    []byte
+	Sealed     []byte
+	Segments   []Segment
+}
+
+// UploadRecord is a multipart upload in progress.
+type UploadRecord struct {
+	ID         UploadID
+	Tenant     strongroom.TenantID
+	Project    ProjectID
+	KeyVersion int
+	NameMAC    []byte
+	Sealed     []byte // sealed objectMeta without hashes
+	CreatedAt  time.Time
+	CreatedBy  strongroom.UserID
+}
+
+// PartRecord is one uploaded part of a multipart upload.
+type PartRecord struct {
+	Upload    UploadID
+	Number    int
+	ETag      string // hex MD5 of the part's plaintext, as S3 reports it
+	Segment   Segment
+	CreatedAt time.Time
+}
