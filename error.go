@@ -138,6 +138,7 @@ func Is(err error, k Kind) bool { return err != nil && KindOf(err) == k }
 // in the chain with its clause, or the kind's name when no message is safe
 // to show.
 func PublicMessage(err error) string {
+	kind := KindOf(err)
 	for err != nil {
 		var e *Error
 		if !errors.As(err, &e) {
@@ -151,5 +152,5 @@ func PublicMessage(err error) string {
 		}
 		err = e.Err
 	}
-	return KindOf(err).String()
+	return kind.String()
 }
