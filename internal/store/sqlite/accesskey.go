@@ -19,6 +19,8 @@ type accessKeyRow struct {
 const accessKeyColumns = `id, tenant_id, user_id, description, status, created_at, created_by,
 	expires_at, status_changed_at, last_used_at, last_used_from`
 
+const sqlFindAccessKeyByID = "SELECT " + accessKeyColumns + ", secret_sealed FROM access_keys WHERE id = ?"
+
 func (r *accessKeyRow) scan(s scanner, extra ...any) error {
 	return s.Scan(append([]any{&r.ID, &r.TenantID, &r.UserID, &r.Description, &r.Status, &r.CreatedAt, &r.CreatedBy,
 		&r.ExpiresAt, &r.StatusChangedAt, &r.LastUsedAt, &r.LastUsedFrom}, extra...)...)
@@ -83,7 +85,7 @@ func (tx *Tx) FindAccessKeyByID(ctx context.Context, id identity.AccessKeyID) (*
 		r      accessKeyRow
 		sealed []byte
 	)
-	err := r.scan(tx.tx.QueryRowContext(ctx, "SELECT "+accessKeyColumns+", secret_sealed FROM access_keys WHERE id = ?", id), &sealed)
+	err := r.scan(tx.queryRow(ctx, sqlFindAccessKeyByID, id), &sealed)
 	if err != nil {
 		return nil, nil, storeErr(op, err, what{missing: fmt.Sprintf("access key %s not found", id)})
 	}

@@ -152,8 +152,14 @@ func (tx *Tx) CreateUser(ctx context.Context, u *identity.User) error {
 
 // FindUserByID implements identity.Tx.
 func (tx *Tx) FindUserByID(ctx context.Context, id strongroom.UserID) (*identity.User, error) {
-	return tx.findUser(ctx, "sqlite.FindUserByID", "id = ?", id, fmt.Sprintf("user %s not found", id))
+	var r userRow
+	if err := r.scan(tx.queryRow(ctx, sqlFindUserByID, id)); err != nil {
+		return nil, storeErr("sqlite.FindUserByID", err, what{missing: fmt.Sprintf("user %s not found", id)})
+	}
+	return convert("sqlite.FindUserByID", r.user)
 }
+
+const sqlFindUserByID = "SELECT " + userColumns + " FROM users WHERE id = ?"
 
 // FindUserByName implements identity.Tx.
 func (tx *Tx) FindUserByName(ctx context.Context, name string) (*identity.User, error) {

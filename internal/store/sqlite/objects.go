@@ -41,8 +41,7 @@ func (tx *Tx) CreateTenantKey(ctx context.Context, k *objects.TenantKeyRecord) e
 // FindTenantKeys implements objects.Tx.
 func (tx *Tx) FindTenantKeys(ctx context.Context, tenant strongroom.TenantID) ([]*objects.TenantKeyRecord, error) {
 	const op = "sqlite.FindTenantKeys"
-	rows, err := tx.tx.QueryContext(ctx, `SELECT version, wrapped, created_at, destroyed_at FROM tenant_keys
-		WHERE tenant_id = ? ORDER BY version DESC`, string(tenant))
+	rows, err := tx.query(ctx, sqlFindTenantKeys, string(tenant))
 	if err != nil {
 		return nil, storeErr(op, err, what{})
 	}
@@ -68,6 +67,9 @@ func (tx *Tx) FindTenantKeys(ctx context.Context, tenant strongroom.TenantID) ([
 	}
 	return out, nil
 }
+
+const sqlFindTenantKeys = `SELECT version, wrapped, created_at, destroyed_at FROM tenant_keys
+	WHERE tenant_id = ? ORDER BY version DESC`
 
 // DestroyTenantKey implements objects.Tx.
 func (tx *Tx) DestroyTenantKey(ctx context.Context, tenant strongroom.TenantID, version int, at time.Time) error {
@@ -128,12 +130,14 @@ func (tx *Tx) CreateProject(ctx context.Context, p *objects.Project) error {
 
 // FindProjectByName implements objects.Tx.
 func (tx *Tx) FindProjectByName(ctx context.Context, tenant strongroom.TenantID, name string) (*objects.Project, error) {
-	p, err := scanProject(tx.tx.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE tenant_id = ? AND name = ?`, string(tenant), name))
+	p, err := scanProject(tx.queryRow(ctx, sqlFindProjectByName, string(tenant), name))
 	if err != nil {
 		return nil, storeErr("sqlite.FindProjectByName", err, what{missing: fmt.Sprintf("project %q not found", name)})
 	}
 	return p, nil
 }
+
+const sqlFindProjectByName = `SELECT ` + projectColumns + ` FROM projects WHERE tenant_id = ? AND name = ?`
 
 // FindProjects implements objects.Tx.
 func (tx *Tx) FindProjects(ctx context.Context, tenant strongroom.TenantID) ([]*objects.Project, error) {
@@ -248,12 +252,14 @@ func (tx *Tx) CreateObject(ctx context.Context, o *objects.ObjectRecord) error {
 
 // FindObjectByName implements objects.Tx.
 func (tx *Tx) FindObjectByName(ctx context.Context, project objects.ProjectID, nameMAC []byte) (*objects.ObjectRecord, error) {
-	o, err := scanObject(tx.tx.QueryRowContext(ctx, `SELECT `+objectColumns+` FROM objects WHERE project_id = ? AND name_mac = ?`, string(project), nameMAC))
+	o, err := scanObject(tx.queryRow(ctx, sqlFindObjectByName, string(project), nameMAC))
 	if err != nil {
 		return nil, storeErr("sqlite.FindObjectByName", err, what{missing: "object not found"})
 	}
 	return o, nil
 }
+
+const sqlFindObjectByName = `SELECT ` + objectColumns + ` FROM objects WHERE project_id = ? AND name_mac = ?`
 
 // FindObjectByID implements objects.Tx.
 func (tx *Tx) FindObjectByID(ctx context.Context, id objects.ObjectID) (*objects.ObjectRecord, error) {

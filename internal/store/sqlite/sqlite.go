@@ -54,6 +54,9 @@ type DB struct {
 	// appends are the statements that append audit events, prepared on
 	// the write connection; nil when opened read-only.
 	appends *appendStmts
+	// hot holds the statements of the lookups every signed request makes,
+	// prepared on the read pool when the database opens (see Tx.queryRow).
+	hot map[string]*sql.Stmt
 }
 
 // busyTimeout is how long a connection waits for a lock held by another
@@ -148,6 +151,10 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 		db.Close()
 		return nil, wrap(op, err)
 	}
+	if err := db.prepareHot(ctx); err != nil {
+		db.Close()
+		return nil, storeErr(op, err, what{})
+	}
 	logger.InfoContext(ctx, "database opened", "path", path, "schema_version", version)
 	return db, nil
 }
@@ -186,6 +193,9 @@ func cloneValues(v url.Values) url.Values {
 // Close closes the database. Transactions still running fail.
 func (db *DB) Close() error {
 	var errs []error
+	for _, s := range db.hot {
+		errs = append(errs, s.Close())
+	}
 	if db.read != nil {
 		errs = append(errs, db.read.Close())
 	}
@@ -210,6 +220,9 @@ func (db *DB) Ping(ctx context.Context) error {
 // It must not be used after the function it was passed to returns.
 type Tx struct {
 	tx *sql.Tx
+	// hot are the prepared lookups of a read-only transaction; nil in a
+	// write transaction.
+	hot map[string]*sql.Stmt
 	// appends are the database's append statements; appendBound holds
 	// them bound to tx once used (see Tx.appendStmt).
 	appends     *appendStmts
@@ -241,7 +254,45 @@ func (db *DB) view(ctx context.Context, fn func(*Tx) error) error {
 		return storeErr("sqlite.View", err, what{})
 	}
 	defer tx.Rollback()
-	return fn(&Tx{tx: tx})
+	return fn(&Tx{tx: tx, hot: db.hot})
+}
+
+// queryRow runs a single-row query through a statement prepared once per
+// connection: parsing SQL costs more than running these lookups, which
+// every signed request makes several of.
+func (tx *Tx) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if s := tx.hot[query]; s != nil {
+		return tx.tx.StmtContext(ctx, s).QueryRowContext(ctx, args...)
+	}
+	return tx.tx.QueryRowContext(ctx, query, args...)
+}
+
+// query is queryRow for several rows.
+func (tx *Tx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s := tx.hot[query]; s != nil {
+		return tx.tx.StmtContext(ctx, s).QueryContext(ctx, args...)
+	}
+	return tx.tx.QueryContext(ctx, query, args...)
+}
+
+// hotQueries are the lookups a signed request makes: its key and user,
+// then the project, the tenant's keys and the object.
+var hotQueries = []string{
+	sqlFindAccessKeyByID, sqlFindUserByID, sqlFindProjectByName, sqlFindTenantKeys, sqlFindObjectByName,
+}
+
+// prepareHot prepares hotQueries on the read pool. Each statement is
+// prepared again on every connection that first runs it, then kept.
+func (db *DB) prepareHot(ctx context.Context) error {
+	db.hot = make(map[string]*sql.Stmt, len(hotQueries))
+	for _, q := range hotQueries {
+		s, err := db.read.PrepareContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		db.hot[q] = s
+	}
+	return nil
 }
 
 // Identity returns the store of the identity service.
