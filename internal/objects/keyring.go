@@ -54,10 +54,30 @@ func (s *Service) tenantKey(ctx context.Context, tenant strongroom.TenantID, ver
 	return nil, strongroom.E(op, strongroom.NotFound, fmt.Sprintf("the tenant has no key version %d", version))
 }
 
+// currentVersion is a tenant's newest key version as last read.
+type currentVersion struct {
+	version int
+	read    time.Time
+}
+
+// currentTTL is how long the newest key version of a tenant is taken from
+// memory rather than the database. A rotation in this process takes effect
+// at once; one made by another process sharing the database within this
+// time.
+const currentTTL = 10 * time.Second
+
 // currentKey returns the tenant's newest key, creating the first one (an
 // audited event) when the tenant has none yet.
 func (s *Service) currentKey(ctx context.Context, tenant strongroom.TenantID) (*keys.TenantKey, error) {
 	const op = "objects.currentKey"
+	s.mu.Lock()
+	c, ok := s.current[tenant]
+	s.mu.Unlock()
+	if ok && time.Since(c.read) < currentTTL {
+		if k, err := s.tenantKey(ctx, tenant, c.version); err == nil {
+			return k, nil
+		}
+	}
 	var recs []*TenantKeyRecord
 	if err := s.store.View(ctx, func(tx Tx) (err error) {
 		recs, err = tx.FindTenantKeys(ctx, tenant)
@@ -69,6 +89,7 @@ func (s *Service) currentKey(ctx context.Context, tenant strongroom.TenantID) (*
 		if recs[0].Wrapped == nil {
 			return nil, strongroom.E(op, strongroom.NotFound, "the tenant's key has been destroyed; its data is gone")
 		}
+		s.remember(tenant, recs[0].Version)
 		return s.tenantKey(ctx, tenant, recs[0].Version)
 	}
 	_, wrapped, err := s.master.NewTenantKey(tenant, 1)
@@ -104,7 +125,26 @@ func (s *Service) currentKeyExisting(ctx context.Context, tenant strongroom.Tena
 	if len(recs) == 0 || recs[0].Wrapped == nil {
 		return nil, strongroom.E("objects.currentKey", strongroom.Internal, "the tenant's key vanished")
 	}
+	s.remember(tenant, recs[0].Version)
 	return s.tenantKey(ctx, tenant, recs[0].Version)
+}
+
+// remember caches version as the tenant's newest key version.
+func (s *Service) remember(tenant strongroom.TenantID, version int) {
+	s.mu.Lock()
+	s.current[tenant] = currentVersion{version: version, read: time.Now()}
+	s.mu.Unlock()
+}
+
+// forget drops what is cached of the tenant's keys: after a rotation or
+// destruction.
+func (s *Service) forget(tenant strongroom.TenantID, versions ...int) {
+	s.mu.Lock()
+	delete(s.current, tenant)
+	for _, v := range versions {
+		delete(s.tenantKeys, tenantKeyID{tenant, v})
+	}
+	s.mu.Unlock()
 }
 
 // objectMeta is what an object record seals under the tenant key.

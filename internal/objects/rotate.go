@@ -56,6 +56,7 @@ func (s *Service) RotateTenantKey(ctx context.Context, tenant strongroom.TenantI
 	if err != nil {
 		return 0, wrap(op, err)
 	}
+	s.forget(tenant)
 	nk, err := s.tenantKey(ctx, tenant, version)
 	if err != nil {
 		return 0, wrap(op, err)
@@ -133,9 +134,7 @@ func (s *Service) RotateTenantKey(ctx context.Context, tenant strongroom.TenantI
 		if err != nil {
 			return version, wrap(op, err)
 		}
-		s.mu.Lock()
-		delete(s.tenantKeys, tenantKeyID{tenant, r.Version})
-		s.mu.Unlock()
+		s.forget(tenant, r.Version)
 	}
 	return version, nil
 }
@@ -260,6 +259,7 @@ func (s *Service) DestroyTenantData(ctx context.Context, tenant strongroom.Tenan
 		return 0, wrap(op, err)
 	}
 	s.mu.Lock()
+	delete(s.current, tenant)
 	for id := range s.tenantKeys {
 		if id.tenant == tenant {
 			delete(s.tenantKeys, id)
