@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"testing"
 
 	"github.com/minio/minio-go/v7"
@@ -22,6 +23,12 @@ func BenchmarkS3Small(b *testing.B) {
 	a, out := newApp(b, cfg)
 	ta := start(b, a, out)
 	u := newS3User(b, ta, "bench", "bencher", identity.RoleMember)
+	// Keep a connection per client, as a real fleet of clients would:
+	// the default of two idle connections per host makes the benchmark
+	// measure TLS handshakes.
+	tr := ta.client.Transport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 64
+	ta.client = &http.Client{Transport: tr}
 	mc := minioClient(b, ta, u)
 	ctx := context.Background()
 	if err := mc.MakeBucket(ctx, "bench", minio.MakeBucketOptions{}); err != nil {
