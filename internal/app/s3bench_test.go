@@ -66,3 +66,28 @@ func BenchmarkS3Small(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkS3Put64MiB measures one stream of signed 64 MiB PUTs with
+// encryption and audit (scanning off).
+//
+//	go test -run '^$' -bench BenchmarkS3Put64MiB -benchtime 20x ./internal/app
+func BenchmarkS3Put64MiB(b *testing.B) {
+	cfg := testConfig(b)
+	cfg.Scan.Disabled = true
+	a, out := newApp(b, cfg)
+	ta := start(b, a, out)
+	u := newS3User(b, ta, "bench", "bencher", identity.RoleMember)
+	mc := minioClient(b, ta, u)
+	ctx := context.Background()
+	if err := mc.MakeBucket(ctx, "bench", minio.MakeBucketOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	data := randomBytes(64<<20, 10)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := mc.PutObject(ctx, "bench", "big.bin", bytes.NewReader(data), int64(len(data)), minio.PutObjectOptions{DisableMultipart: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
