@@ -18,6 +18,7 @@ import (
 
 	"strongroom/internal/audit"
 	"strongroom/internal/identity"
+	"strongroom/internal/objects"
 )
 
 // Check is one readiness check. Func returns nil when the dependency works.
@@ -38,6 +39,10 @@ type Server struct {
 	// AuditReader searches the trail and records every read of it; nil
 	// answers 503 to every read of the trail.
 	AuditReader *audit.Reader
+	// Objects serves projects; nil answers 503.
+	Objects *objects.Service
+	// Export writes a tenant's export archive; nil answers 503.
+	Export ExportFunc
 	// CheckTimeout bounds each readiness check; zero means two seconds.
 	CheckTimeout time.Duration
 	// Now returns the current time. If nil, time.Now is used.
@@ -75,7 +80,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 // authorisation matrix from it.
 func (s *Server) Routes() []route {
 	var rs []route
-	for _, part := range [][]route{s.identityRoutes(), s.selfRoutes(), s.restrictRoutes(), s.directoryRoutes(), s.auditRoutes()} {
+	for _, part := range [][]route{s.identityRoutes(), s.selfRoutes(), s.restrictRoutes(), s.directoryRoutes(), s.auditRoutes(), s.projectRoutes()} {
 		rs = append(rs, part...)
 	}
 	rs = append(rs, s.webauthnRoutes()...)

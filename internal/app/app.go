@@ -256,6 +256,8 @@ func (a *App) listen(cert tls.Certificate) error {
 	a.auditReader = audit.NewReader(a.db.AuditQuery(), a.log.With("component", "audit"))
 	a.auditReader.Now = a.now
 	apiServer.AuditReader = a.auditReader
+	apiServer.Objects = a.objects
+	apiServer.Export = a.exportArchive
 	mux := http.NewServeMux()
 	apiServer.Register(mux)
 	consoleServer := console.New(a.log, a.identity, clientAddr)

@@ -65,7 +65,8 @@ func (e *env) rootCommand() *cobra.Command {
 	root.PersistentFlags().StringP("output", "o", "text", "output format: text or json")
 	root.AddCommand(e.initCommand(), e.serveCommand(), e.policyCommand(),
 		e.loginCommand(), e.logoutCommand(), e.tenantCommand(), e.userCommand(), e.groupCommand(),
-		e.keyCommand(), e.mfaCommand(), e.adminCommand(), e.auditCommand())
+		e.keyCommand(), e.mfaCommand(), e.adminCommand(), e.auditCommand(),
+		e.bucketCommand(), e.exportCommand())
 	return root
 }
 
