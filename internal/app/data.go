@@ -56,8 +56,8 @@ func (a *App) openData() error {
 // scan.disabled chooses it.
 type unscanned struct{}
 
-func (unscanned) Begin(context.Context) (scan.Session, error)  { return unscannedSession{}, nil }
-func (unscanned) Version(context.Context) (string, error)      { return unscannedEngine, nil }
+func (unscanned) Begin(context.Context) (scan.Session, error) { return unscannedSession{}, nil }
+func (unscanned) Version(context.Context) (string, error)     { return unscannedEngine, nil }
 
 const unscannedEngine = "unscanned (scan.disabled)"
 
@@ -109,6 +109,11 @@ func (a *App) sweepData(ctx context.Context) {
 		a.log.Error("applying retention", "deleted", n, "err", err)
 	} else if n > 0 {
 		a.log.Info("deleted objects past their retention", "count", n)
+	}
+	if n, err := a.objects.AbortStaleUploads(ctx, objects.MaxUploadAge); err != nil && ctx.Err() == nil {
+		a.log.Error("aborting stale multipart uploads", "aborted", n, "err", err)
+	} else if n > 0 {
+		a.log.Info("aborted stale multipart uploads", "count", n)
 	}
 	if _, err := a.objects.SweepBlobs(ctx); err != nil && ctx.Err() == nil {
 		a.log.Error("deleting blobs of deleted objects", "err", err)

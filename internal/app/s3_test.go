@@ -314,6 +314,9 @@ func TestS3WithMinioGo(t *testing.T) {
 			if resp.StatusCode != 200 {
 				t.Errorf("presigned GET = %d, want 200", resp.StatusCode)
 			}
+			if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "sandbox") {
+				t.Errorf("object served with Content-Security-Policy %q, want a sandbox", csp)
+			}
 			// Longer than the profile allows (1h in the baseline).
 			if u, err = mc.PresignedGetObject(ctx, "reports", "2026/q3.bin", 2*time.Hour, nil); err != nil {
 				t.Fatal(err)
@@ -408,8 +411,6 @@ func findEvent(t testing.TB, ta *testApp, tenant strongroom.TenantID, action, re
 	t.Fatalf("no %s event for %s among %d", action, resource, len(es))
 	return nil
 }
-
-
 
 // zeros reads as an endless run of zero bytes.
 type zeros struct{}

@@ -64,10 +64,11 @@ func (s *Service) CopyObject(ctx context.Context, in CopyInput) (*ObjectInfo, er
 	if err != nil {
 		return nil, wrap(op, err)
 	}
-	k, err := s.currentKey(ctx, p.Tenant)
+	k, release, err := s.writeKey(ctx, p.Tenant)
 	if err != nil {
 		return nil, wrap(op, err)
 	}
+	defer release()
 	id := ObjectID(newID("obj_"))
 	sw := &segmentWriter{md5: md5.New(), sha: sha256.New()}
 	seg, err := s.writeSegment(ctx, k, blobKeyFor(p.Tenant, "o", string(id), 0), segmentAD(p.Tenant, string(id), 0), body, rec.Size, sw)
@@ -89,7 +90,7 @@ func (s *Service) CopyObject(ctx context.Context, in CopyInput) (*ObjectInfo, er
 	}
 	resource := in.DstProject + "/" + in.DstName
 	details := map[string]string{"object": string(id), "source": in.SrcProject + "/" + in.SrcName, "size": strconv.FormatInt(out.Size, 10)}
-	if err := s.commitObject(ctx, op, dst, out, resource, "object.copy", details, false, ""); err != nil {
+	if err := s.commitObject(ctx, op, dst, in.DstName, out, resource, "object.copy", details, false, ""); err != nil {
 		s.discard(ctx, []string{seg.Blob})
 		return nil, err
 	}

@@ -155,7 +155,7 @@ func (s *Service) findByName(ctx context.Context, tx Tx, pr *Project, name strin
 	for v := current; v >= 1; v-- {
 		k, err := s.tenantKey(ctx, pr.Tenant, v)
 		if strongroom.Is(err, strongroom.NotFound) {
-			break // older versions were destroyed after their objects were re-wrapped
+			continue // destroyed once nothing used it
 		}
 		if err != nil {
 			return nil, err

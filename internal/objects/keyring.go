@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"strongroom"
@@ -127,6 +128,68 @@ func (s *Service) currentKeyExisting(ctx context.Context, tenant strongroom.Tena
 	}
 	s.remember(tenant, recs[0].Version)
 	return s.tenantKey(ctx, tenant, recs[0].Version)
+}
+
+// writeKey returns the tenant's newest key for a write, pinned: no rotation
+// in this process destroys it until the returned release is called, after
+// the write has committed (its record then keeps the version in use, or
+// the commit has moved it to a newer one).
+func (s *Service) writeKey(ctx context.Context, tenant strongroom.TenantID) (*keys.TenantKey, func(), error) {
+	k, err := s.currentKey(ctx, tenant)
+	if err != nil {
+		return nil, nil, err
+	}
+	return k, s.pin(tenant, k.Version()), nil
+}
+
+// pin keeps key version v of tenant from destruction until release.
+func (s *Service) pin(tenant strongroom.TenantID, v int) (release func()) {
+	id := tenantKeyID{tenant, v}
+	s.mu.Lock()
+	s.pins[id]++
+	s.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.pins[id]--; s.pins[id] <= 0 {
+				delete(s.pins, id)
+			}
+			s.mu.Unlock()
+		})
+	}
+}
+
+func (s *Service) pinned(tenant strongroom.TenantID, v int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pins[tenantKeyID{tenant, v}] > 0
+}
+
+// toLatest moves rec, about to be created in tx, under the tenant's newest
+// key if a rotation began after its keys were chosen: a record is never
+// written under a key version a rotation is retiring.
+func (s *Service) toLatest(ctx context.Context, tx Tx, rec *ObjectRecord) error {
+	ks, err := tx.FindTenantKeys(ctx, rec.Tenant)
+	if err != nil {
+		return err
+	}
+	if len(ks) == 0 || ks[0].Wrapped == nil {
+		return strongroom.E("objects.toLatest", strongroom.NotFound, "the tenant's key has been destroyed; nothing more can be stored for it")
+	}
+	if ks[0].Version == rec.KeyVersion {
+		return nil
+	}
+	k, err := s.tenantKey(ctx, rec.Tenant, ks[0].Version)
+	if err != nil {
+		return err
+	}
+	upd, err := s.rewrap(ctx, rec, k)
+	if err != nil {
+		return err
+	}
+	rec.KeyVersion, rec.NameMAC, rec.Sealed, rec.Segments = *upd.KeyVersion, upd.NameMAC, upd.Sealed, upd.Segments
+	return nil
 }
 
 // remember caches version as the tenant's newest key version.

@@ -82,10 +82,11 @@ func (s *Service) CreateUpload(ctx context.Context, project, name, contentType s
 	if err := s.checkNew(op, name, contentType, md); err != nil {
 		return "", err
 	}
-	k, err := s.currentKey(ctx, p.Tenant)
+	k, release, err := s.writeKey(ctx, p.Tenant)
 	if err != nil {
 		return "", wrap(op, err)
 	}
+	defer release()
 	u := &UploadRecord{
 		ID: UploadID(newID("upl_")), Tenant: p.Tenant, Project: pr.ID, KeyVersion: k.Version(),
 		NameMAC: k.NameMAC(string(pr.ID), name), CreatedAt: s.now(), CreatedBy: p.User,
@@ -154,14 +155,15 @@ func (s *Service) UploadPart(ctx context.Context, project, name string, id Uploa
 		if replaced, err = tx.PutPart(ctx, &PartRecord{Upload: u.ID, Number: number, ETag: etag, Segment: seg, CreatedAt: s.now()}); err != nil {
 			return err
 		}
+		details := map[string]string{"upload": string(u.ID), "part": strconv.Itoa(number), "size": strconv.FormatInt(seg.Size, 10)}
 		if replaced != nil {
 			if err := tx.QueueBlobDeletions(ctx, []string{replaced.Segment.Blob}, s.now()); err != nil {
 				return err
 			}
+			// The replaced part's data key went with its row.
+			details["replaced_part_key_destroyed"] = "true"
 		}
-		return tx.AppendEvent(ctx, s.event(ctx, "object.upload.part", p.Tenant, project+"/"+name, map[string]string{
-			"upload": string(u.ID), "part": strconv.Itoa(number), "size": strconv.FormatInt(seg.Size, 10),
-		}))
+		return tx.AppendEvent(ctx, s.event(ctx, "object.upload.part", p.Tenant, project+"/"+name, details))
 	})
 	if err != nil {
 		s.discard(ctx, []string{seg.Blob})
@@ -256,6 +258,9 @@ func (s *Service) CompleteUpload(ctx context.Context, project, name string, id U
 	}()
 	if sess != nil {
 		if err := s.streamRecord(ctx, rec, sw); err != nil {
+			if s.partsChanged(ctx, u.ID, rec) {
+				return nil, errPartReplaced(op)
+			}
 			return nil, wrap(op, err)
 		}
 	}
@@ -284,12 +289,6 @@ func (s *Service) CompleteUpload(ctx context.Context, project, name string, id U
 	if rec.Sealed, err = s.sealMeta(k, "object", pr.ID, string(rec.ID), m); err != nil {
 		return nil, err
 	}
-	var unused []string
-	for _, sp := range stored {
-		if !used[sp.Number] {
-			unused = append(unused, sp.Segment.Blob)
-		}
-	}
 	details := map[string]string{"object": string(rec.ID), "upload": string(u.ID), "parts": strconv.Itoa(len(parts)), "size": strconv.FormatInt(rec.Size, 10)}
 	if m.SHA256 != "" {
 		details["sha256"] = m.SHA256
@@ -297,12 +296,36 @@ func (s *Service) CompleteUpload(ctx context.Context, project, name string, id U
 	if engine != "" {
 		details["scan_engine"] = engine
 	}
-	err = s.commitUpload(ctx, op, pr, rec, u, unused, resource, details)
-	if err != nil {
+	if err := s.commitUpload(ctx, op, pr, name, rec, u, resource, details); err != nil {
 		return nil, err
 	}
-	s.deleteBlobs(ctx, unused)
 	return s.info(pr, rec, m), nil
+}
+
+func errPartReplaced(op string) error {
+	return strongroom.E(op, strongroom.Conflict, "a part was uploaded again while the upload was being completed; complete it again with the new part's ETag", ErrInvalidPart)
+}
+
+// partsChanged reports whether a part of rec was replaced since it was
+// read.
+func (s *Service) partsChanged(ctx context.Context, id UploadID, rec *ObjectRecord) bool {
+	var parts []*PartRecord
+	if err := s.store.View(ctx, func(tx Tx) (err error) {
+		parts, err = tx.FindParts(ctx, id)
+		return err
+	}); err != nil {
+		return false
+	}
+	current := map[string]bool{}
+	for _, p := range parts {
+		current[p.Segment.Blob] = true
+	}
+	for _, seg := range rec.Segments {
+		if !current[seg.Blob] {
+			return true
+		}
+	}
+	return false
 }
 
 // ErrInvalidPartOrder and ErrTooSmall mark Invalid completions.
@@ -313,13 +336,42 @@ var (
 
 // commitUpload records the completed object and removes the upload in one
 // transaction.
-func (s *Service) commitUpload(ctx context.Context, op string, pr *Project, rec *ObjectRecord, u *UploadRecord, unused []string, resource string, details map[string]string) error {
+//
+// The parts are read again in the transaction: a part replaced since it was
+// scanned refuses the completion (its blob would be gone), and every part
+// not used, including one added meanwhile, is queued for deletion.
+func (s *Service) commitUpload(ctx context.Context, op string, pr *Project, name string, rec *ObjectRecord, u *UploadRecord, resource string, details map[string]string) error {
 	var stale []string
+	scanned := map[string]bool{}
+	for _, seg := range rec.Segments {
+		scanned[seg.Blob] = true
+	}
 	err := s.update(ctx, op, func(tx Tx) error {
+		stale = nil
 		if _, err := tx.FindUpload(ctx, pr.ID, u.ID); err != nil {
 			return err // completed or aborted meanwhile
 		}
-		old, err := tx.FindObjectByName(ctx, pr.ID, rec.NameMAC)
+		parts, err := tx.FindParts(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		current := map[string]bool{}
+		var unused []string
+		for _, p := range parts {
+			current[p.Segment.Blob] = true
+			if !scanned[p.Segment.Blob] {
+				unused = append(unused, p.Segment.Blob)
+			}
+		}
+		for b := range scanned {
+			if !current[b] {
+				return errPartReplaced(op)
+			}
+		}
+		if err := s.toLatest(ctx, tx, rec); err != nil {
+			return err
+		}
+		old, err := s.findByName(ctx, tx, pr, name, rec.KeyVersion)
 		if err != nil && !strongroom.Is(err, strongroom.NotFound) {
 			return err
 		}
@@ -339,6 +391,7 @@ func (s *Service) commitUpload(ctx context.Context, op string, pr *Project, rec 
 			if err := tx.QueueBlobDeletions(ctx, unused, s.now()); err != nil {
 				return err
 			}
+			stale = append(stale, unused...)
 		}
 		if err := tx.CreateObject(ctx, rec); err != nil {
 			return err
@@ -418,19 +471,29 @@ func (s *Service) AbortUpload(ctx context.Context, project, name string, id Uplo
 	return s.abortUpload(ctx, op, p, project, name, u, stored, "aborted")
 }
 
-func (s *Service) abortUpload(ctx context.Context, op string, p strongroom.Principal, project, name string, u *UploadRecord, parts []*PartRecord, why string) error {
-	blobs := make([]string, len(parts))
-	for i, sp := range parts {
-		blobs[i] = sp.Segment.Blob
-	}
-	err := s.update(context.WithoutCancel(ctx), op, func(tx Tx) error {
+// The parts are read in the transaction that deletes them, so that a part
+// stored meanwhile is not left behind.
+func (s *Service) abortUpload(ctx context.Context, op string, p strongroom.Principal, project, name string, u *UploadRecord, _ []*PartRecord, why string) error {
+	ctx = context.WithoutCancel(ctx) // an abort after malware must finish
+	var blobs []string
+	err := s.update(ctx, op, func(tx Tx) error {
+		parts, err := tx.FindParts(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		blobs = blobs[:0]
+		for _, sp := range parts {
+			blobs = append(blobs, sp.Segment.Blob)
+		}
 		if err := tx.DeleteUpload(ctx, u.ID); err != nil {
 			return err
 		}
 		if err := tx.QueueBlobDeletions(ctx, blobs, s.now()); err != nil {
 			return err
 		}
-		e := s.event(ctx, "object.upload.abort", p.Tenant, project+"/"+name, map[string]string{"upload": string(u.ID), "parts": strconv.Itoa(len(parts)), "why": why})
+		e := s.event(ctx, "object.upload.abort", p.Tenant, project+"/"+name, map[string]string{
+			"upload": string(u.ID), "parts": strconv.Itoa(len(parts)), "data_keys_destroyed": strconv.Itoa(len(parts)), "why": why,
+		})
 		e.Class = audit.ClassDatastoreActivity
 		return tx.AppendEvent(ctx, e)
 	})
@@ -498,4 +561,37 @@ func (s *Service) ListUploads(ctx context.Context, project, prefix string) ([]Up
 		return nil, err
 	}
 	return out, nil
+}
+
+// MaxUploadAge is how long an unfinished multipart upload is kept: its
+// parts are data nobody can read, and their keys must not outlive it.
+const MaxUploadAge = 7 * 24 * time.Hour
+
+// AbortStaleUploads aborts, as the system, every multipart upload started
+// more than age ago, destroying its parts' keys and then their blobs. It
+// returns how many it aborted.
+func (s *Service) AbortStaleUploads(ctx context.Context, age time.Duration) (int, error) {
+	const op = "objects.AbortStaleUploads"
+	var ups []*UploadRecord
+	if err := s.store.View(ctx, func(tx Tx) (err error) {
+		ups, err = tx.FindUploads(ctx, "", s.now().Add(-age))
+		return err
+	}); err != nil {
+		return 0, wrap(op, err)
+	}
+	n := 0
+	for _, u := range ups {
+		name := string(u.ID)
+		if m, err := s.openMeta(ctx, u.Tenant, u.KeyVersion, "upload", u.Project, string(u.ID), u.Sealed); err == nil {
+			name = m.Name
+		}
+		if err := s.abortUpload(ctx, op, strongroom.Principal{Tenant: u.Tenant}, string(u.Project), name, u, nil, "unfinished after "+age.String()); err != nil {
+			if strongroom.Is(err, strongroom.NotFound) {
+				continue // completed or aborted meanwhile
+			}
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }

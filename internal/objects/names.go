@@ -78,8 +78,14 @@ func ValidObjectName(name string) error {
 		return strongroom.E(op, strongroom.Invalid, "the object name is not valid UTF-8")
 	}
 	for _, r := range name {
-		if unicode.IsControl(r) {
+		switch {
+		case unicode.IsControl(r):
 			return strongroom.E(op, strongroom.Invalid, fmt.Sprintf("the object name holds the control character %U; names may not hold control characters", r))
+		case unicode.Is(unicode.Cf, r), r >= 0xFDD0 && r <= 0xFDEF, r&0xFFFE == 0xFFFE:
+			// Format characters (bidirectional overrides among them) make
+			// one name look like another; non-characters cannot travel
+			// in S3's XML listings.
+			return strongroom.E(op, strongroom.Invalid, fmt.Sprintf("the object name holds the invisible or non-character %U; remove it", r))
 		}
 	}
 	for seg := range strings.SplitSeq(name, "/") {

@@ -107,6 +107,7 @@ type Service struct {
 	mu         sync.Mutex
 	tenantKeys map[tenantKeyID]*keys.TenantKey
 	current    map[strongroom.TenantID]currentVersion // each tenant's newest key version, briefly cached
+	pins       map[tenantKeyID]int                    // writes in flight under each key version
 }
 
 // New returns a service keeping records in store and bytes in blobs,
@@ -116,6 +117,7 @@ func New(store Store, blobs blob.Store, master *keys.MasterKey, scanner scan.Sca
 		store: store, blobs: blobs, master: master, scanner: scanner, log: logger,
 		tenantKeys: make(map[tenantKeyID]*keys.TenantKey),
 		current:    make(map[strongroom.TenantID]currentVersion),
+		pins:       make(map[tenantKeyID]int),
 	}
 	s.reads = audit.NewRecorder(func(ctx context.Context, es []*audit.Event) error {
 		return store.Update(ctx, func(tx Tx) error { return tx.AppendEvents(ctx, es) })

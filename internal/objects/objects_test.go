@@ -24,6 +24,7 @@ import (
 	"strongroom/internal/keys"
 	"strongroom/internal/objects"
 	"strongroom/internal/policy"
+	"strongroom/internal/scan"
 	"strongroom/internal/scan/clamd"
 	"strongroom/internal/store/sqlite"
 	"strongroom/internal/testenv"
@@ -406,6 +407,26 @@ func TestObjects(t *testing.T) {
 		}
 	})
 
+	t.Run("stale uploads are aborted", func(t *testing.T) {
+		id, err := f.svc.CreateUpload(f.alice, "reports", "abandoned.bin", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.UploadPart(f.alice, "reports", "abandoned.bin", id, 1, strings.NewReader("part"), 4); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := f.svc.AbortStaleUploads(context.Background(), time.Hour); err != nil || n != 0 {
+			t.Errorf("AbortStaleUploads of a fresh upload = %d, %v; want 0", n, err)
+		}
+		f.advance(2 * time.Hour)
+		if n, err := f.svc.AbortStaleUploads(context.Background(), time.Hour); err != nil || n != 1 {
+			t.Errorf("AbortStaleUploads = %d, %v; want 1", n, err)
+		}
+		if _, err := f.svc.ListParts(f.alice, "reports", "abandoned.bin", id); !errors.Is(err, objects.ErrNoSuchUpload) {
+			t.Errorf("ListParts after abort = %v, want ErrNoSuchUpload", err)
+		}
+	})
+
 	t.Run("truncated body stores nothing", func(t *testing.T) {
 		before := len(f.blobFiles(t))
 		_, err := f.svc.PutObject(f.alice, objects.PutInput{Project: "reports", Name: "short.bin", Body: bytes.NewReader(payload(50, 9)), Size: 100})
@@ -425,6 +446,8 @@ func TestObjects(t *testing.T) {
 			{"a/../b", nil},
 			{"nul\x00name", nil},
 			{strings.Repeat("k", 2048), nil},
+			{"invoice\u202Efdp.exe", nil},
+			{"bad\uFFFFname", nil},
 			{"ok.txt", map[string]string{"card": "4111 1111 1111 1111"}},
 			{"ok.txt", map[string]string{"ref": "order 5500-0000-0000-0004"}},
 		} {
@@ -713,6 +736,104 @@ func TestQuarantineThenScan(t *testing.T) {
 	}
 	if _, err := svc2.HeadObject(f.alice, "inbox", "pending-bad.txt"); !strongroom.Is(err, strongroom.NotFound) {
 		t.Errorf("infected pending object visible: %v", err)
+	}
+}
+
+// hookReader calls hook once, after the first read of its body.
+type hookReader struct {
+	r    io.Reader
+	hook func()
+	once sync.Once
+}
+
+func (h *hookReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.once.Do(h.hook)
+	return n, err
+}
+
+// A rotation while an upload streams: the upload commits under the new
+// key, stays readable, and the old key is destroyed once nothing uses it.
+func TestRotationDuringUpload(t *testing.T) {
+	f := newFixture(t, testenv.StartClamd(t).Addr)
+	if _, err := f.svc.CreateProject(f.alice, "busy"); err != nil {
+		t.Fatal(err)
+	}
+	put(t, f, f.alice, "busy", "same.txt", []byte("first version"), nil)
+	data := payload(300<<10, 13)
+	body := &hookReader{r: bytes.NewReader(data), hook: func() {
+		if _, err := f.svc.RotateTenantKey(f.adam, ""); err != nil {
+			t.Errorf("RotateTenantKey during the upload: %v", err)
+		}
+	}}
+	if _, err := f.svc.PutObject(f.alice, objects.PutInput{Project: "busy", Name: "same.txt", Body: body, Size: int64(len(data))}); err != nil {
+		t.Fatal(err)
+	}
+	if got := get(t, f, f.alice, "busy", "same.txt", 0, -1); !bytes.Equal(got, data) {
+		t.Fatal("the upload made during the rotation reads back wrong")
+	}
+	l, err := f.svc.ListObjects(f.alice, objects.ListInput{Project: "busy"})
+	if err != nil || len(l.Objects) != 1 {
+		t.Fatalf("ListObjects = %+v, %v; want one object", l, err)
+	}
+	p, _ := strongroom.PrincipalFrom(f.alice)
+	if n, err := f.svc.DestroyRetiredKeys(context.Background(), p.Tenant); err != nil || n != 1 {
+		t.Errorf("DestroyRetiredKeys = %d, %v; want the old version destroyed now that the upload is done", n, err)
+	}
+	if v, err := f.svc.RotateTenantKey(f.adam, ""); err != nil || v != 3 {
+		t.Errorf("a later rotation = %d, %v", v, err)
+	}
+	if got := get(t, f, f.alice, "busy", "same.txt", 0, -1); !bytes.Equal(got, data) {
+		t.Fatal("object differs after the second rotation")
+	}
+}
+
+// hookScanner runs hook when a scan begins.
+type hookScanner struct {
+	*clamd.Client
+	hook func()
+}
+
+func (h *hookScanner) Begin(ctx context.Context) (scan.Session, error) {
+	if h.hook != nil {
+		h.hook()
+	}
+	return h.Client.Begin(ctx)
+}
+
+// A part uploaded again while the upload is being completed refuses the
+// completion rather than leaving an object whose data is gone.
+func TestPartReplacedDuringComplete(t *testing.T) {
+	c := testenv.StartClamd(t)
+	f := newFixture(t, c.Addr)
+	hs := &hookScanner{Client: clamd.New("tcp", c.Addr)}
+	svc := objects.New(f.db.Objects(), f.blobs, f.key, hs, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	defer svc.Close()
+	svc.Now = f.now
+	if _, err := svc.CreateProject(f.alice, "parts"); err != nil {
+		t.Fatal(err)
+	}
+	id, err := svc.CreateUpload(f.alice, "parts", "x.bin", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1 := payload(1000, 14)
+	e1, err := svc.UploadPart(f.alice, "parts", "x.bin", id, 1, bytes.NewReader(p1), int64(len(p1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs.hook = func() {
+		hs.hook = nil
+		p2 := payload(1000, 15)
+		if _, err := svc.UploadPart(f.alice, "parts", "x.bin", id, 1, bytes.NewReader(p2), int64(len(p2))); err != nil {
+			t.Errorf("UploadPart during the completion: %v", err)
+		}
+	}
+	if _, err := svc.CompleteUpload(f.alice, "parts", "x.bin", id, []objects.CompletedPart{{1, e1}}); !errors.Is(err, objects.ErrInvalidPart) {
+		t.Fatalf("CompleteUpload with a part replaced meanwhile = %v, want ErrInvalidPart", err)
+	}
+	if _, err := svc.HeadObject(f.alice, "parts", "x.bin"); !strongroom.Is(err, strongroom.NotFound) {
+		t.Errorf("HeadObject = %v, want NotFound", err)
 	}
 }
 

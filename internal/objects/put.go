@@ -68,6 +68,9 @@ type segmentWriter struct {
 	md5, sha hash.Hash
 	scan     scan.Session // nil: not scanned here
 	scanErr  error        // the scanner failed; the upload is refused unless pending is allowed
+	// scanned is true for data that must be scanned, here or later (a
+	// pending upload): it may not exceed what the scanner examines.
+	scanned bool
 }
 
 // writeSegment stores body as one encrypted segment under blobKey. It
@@ -110,7 +113,7 @@ func (s *Service) writeSegment(ctx context.Context, k *keys.TenantKey, blobKey s
 			if _, err := enc.Write(p); err != nil {
 				return Segment{}, wrap(op, err)
 			}
-			if sw.scan != nil && s.MaxScanSize > 0 && n > s.MaxScanSize {
+			if sw.scanned && s.MaxScanSize > 0 && n > s.MaxScanSize {
 				return Segment{}, s.tooLargeToScan(op)
 			}
 			if sw.scan != nil && sw.scanErr == nil {
@@ -169,7 +172,7 @@ func (s *Service) beginScan(ctx context.Context, op string) (scan.Session, error
 		if s.policy().Uploads.OnScannerUnavailable == policy.Quarantine {
 			return nil, nil
 		}
-		return nil, strongroom.Denied(op, "DAT-3", "uploads are refused: no virus scanner is configured")
+		return nil, strongroom.E(op, strongroom.Unavailable, "uploads are refused: no virus scanner is configured (scan.clamd); nothing can be stored unscanned (DAT-3)")
 	}
 	sess, err := s.scanner.Begin(ctx)
 	if err != nil {
@@ -245,17 +248,18 @@ func (s *Service) PutObject(ctx context.Context, in PutInput) (*ObjectInfo, erro
 			return nil, strongroom.E(op, strongroom.Unavailable, strongroom.PublicMessage(err), err)
 		}
 	}
-	k, err := s.currentKey(ctx, p.Tenant)
+	k, release, err := s.writeKey(ctx, p.Tenant)
 	if err != nil {
 		return nil, wrap(op, err)
 	}
+	defer release()
 	resource := in.Project + "/" + in.Name
 	id := ObjectID(newID("obj_"))
 	sess, err := s.beginScan(ctx, op)
 	if err != nil {
 		return nil, err
 	}
-	sw := &segmentWriter{md5: md5.New(), sha: sha256.New(), scan: sess}
+	sw := &segmentWriter{md5: md5.New(), sha: sha256.New(), scan: sess, scanned: s.scanner != nil}
 	defer func() {
 		if sw.scan != nil {
 			sw.scan.Abort()
@@ -293,7 +297,7 @@ func (s *Service) PutObject(ctx context.Context, in PutInput) (*ObjectInfo, erro
 	if engine != "" {
 		details["scan_engine"] = engine
 	}
-	if err := s.commitObject(ctx, op, pr, rec, resource, "object.put", details, in.IfNoneMatch, in.IfMatch); err != nil {
+	if err := s.commitObject(ctx, op, pr, in.Name, rec, resource, "object.put", details, in.IfNoneMatch, in.IfMatch); err != nil {
 		s.discard(ctx, []string{seg.Blob})
 		return nil, err
 	}
@@ -314,11 +318,14 @@ func (s *Service) checkNew(op, name, contentType string, md map[string]string) e
 // commitObject records rec, replacing (and shredding) the object of the
 // same name, with its audit event, in one transaction; then deletes the
 // replaced blobs.
-func (s *Service) commitObject(ctx context.Context, op string, pr *Project, rec *ObjectRecord, resource, action string, details map[string]string, ifNoneMatch bool, ifMatch string) error {
+func (s *Service) commitObject(ctx context.Context, op string, pr *Project, name string, rec *ObjectRecord, resource, action string, details map[string]string, ifNoneMatch bool, ifMatch string) error {
 	var stale []string
 	err := s.update(ctx, op, func(tx Tx) error {
 		stale = nil
-		old, err := tx.FindObjectByName(ctx, pr.ID, rec.NameMAC)
+		if err := s.toLatest(ctx, tx, rec); err != nil {
+			return err
+		}
+		old, err := s.findByName(ctx, tx, pr, name, rec.KeyVersion)
 		switch {
 		case strongroom.Is(err, strongroom.NotFound):
 			old = nil

@@ -7,6 +7,7 @@ import (
 
 	"strongroom"
 	"strongroom/internal/audit"
+	"strongroom/internal/scan"
 )
 
 // RescanResult counts what one Rescan did.
@@ -50,13 +51,23 @@ func (s *Service) Rescan(ctx context.Context, limit int) (RescanResult, error) {
 	if err != nil {
 		return res, wrap(op, err)
 	}
+	var firstErr error
 	for _, rec := range todo {
 		if err := ctx.Err(); err != nil {
 			return res, strongroom.E(op, strongroom.Unavailable, err)
 		}
 		infected, err := s.rescanOne(ctx, rec)
+		if strongroom.Is(err, strongroom.Unavailable) {
+			return res, wrap(op, err) // the scanner is gone: try again later
+		}
 		if err != nil {
-			return res, wrap(op, err)
+			// One object that cannot be scanned (deleted meanwhile, or
+			// damaged) must not hold up the others.
+			s.log.WarnContext(ctx, "object not rescanned", "object", rec.ID, "err", err)
+			if firstErr == nil {
+				firstErr = wrap(op, err)
+			}
+			continue
 		}
 		res.Scanned++
 		switch {
@@ -66,11 +77,15 @@ func (s *Service) Rescan(ctx context.Context, limit int) (RescanResult, error) {
 			res.Cleared++
 		}
 	}
-	return res, nil
+	return res, firstErr
 }
 
 // rescanOne scans one stored object and records the outcome.
 func (s *Service) rescanOne(ctx context.Context, rec *ObjectRecord) (bool, error) {
+	if s.MaxScanSize > 0 && rec.Size > s.MaxScanSize {
+		// Larger than the scanner examines: it can never be cleared.
+		return true, s.setScanResult(ctx, rec, scan.Verdict{Infected: true, Signature: "not scannable: larger than scan.max_size", Engine: "strongroom"})
+	}
 	sess, err := s.scanner.Begin(ctx)
 	if err != nil {
 		return false, err
@@ -87,6 +102,12 @@ func (s *Service) rescanOne(ctx context.Context, rec *ObjectRecord) (bool, error
 	if err != nil {
 		return false, err
 	}
+	return v.Infected, s.setScanResult(ctx, rec, v)
+}
+
+// setScanResult records the verdict v of a stored object: clean, or
+// quarantined and alerted.
+func (s *Service) setScanResult(ctx context.Context, rec *ObjectRecord, v scan.Verdict) error {
 	resource := string(rec.ID)
 	if m, err := s.openMeta(ctx, rec.Tenant, rec.KeyVersion, "object", rec.Project, string(rec.ID), rec.Sealed); err == nil {
 		var pr []*Project
@@ -106,7 +127,7 @@ func (s *Service) rescanOne(ctx context.Context, rec *ObjectRecord) (bool, error
 	if v.Infected {
 		status = StatusQuarantined
 	}
-	err = s.update(ctx, "objects.Rescan", func(tx Tx) error {
+	err := s.update(ctx, "objects.Rescan", func(tx Tx) error {
 		if err := tx.UpdateObject(ctx, rec.ID, ObjectUpdate{Status: &status, ScanEngine: &v.Engine, ScannedAt: &now}); err != nil {
 			return err
 		}
@@ -119,10 +140,10 @@ func (s *Service) rescanOne(ctx context.Context, rec *ObjectRecord) (bool, error
 		return tx.AppendEvent(ctx, e)
 	})
 	if err != nil {
-		return false, err
+		return err
 	}
 	if v.Infected {
 		s.malwareFound(ctx, rec.Tenant, resource, v, "rescan; the object is quarantined")
 	}
-	return v.Infected, nil
+	return nil
 }

@@ -97,46 +97,56 @@ func (s *Service) RotateTenantKey(ctx context.Context, tenant strongroom.TenantI
 		}
 		rewrapped += len(recs)
 	}
-	// Destroy every older version no unfinished upload still needs.
-	var keep map[int]bool
-	var recs []*TenantKeyRecord
-	err = s.store.View(ctx, func(tx Tx) error {
-		ups, err := tx.FindUploads(ctx, "", time.Time{})
-		if err != nil {
-			return err
-		}
-		keep = map[int]bool{version: true}
-		for _, u := range ups {
-			if u.Tenant == tenant {
-				keep[u.KeyVersion] = true
-			}
-		}
-		recs, err = tx.FindTenantKeys(ctx, tenant)
-		return err
-	})
-	if err != nil {
+	if _, err := s.DestroyRetiredKeys(ctx, tenant); err != nil {
 		return version, wrap(op, err)
 	}
-	for _, r := range recs {
-		if keep[r.Version] || r.Wrapped == nil {
-			continue
+	return version, nil
+}
+
+// DestroyRetiredKeys destroys each of the tenant's key versions older than
+// the newest that nothing uses any more: no object or unfinished upload is
+// under it, and no write in flight in this process chose it. A rotation
+// calls it; the maintenance sweep calls it again for versions an unfinished
+// upload kept alive. It returns how many versions it destroyed.
+func (s *Service) DestroyRetiredKeys(ctx context.Context, tenant strongroom.TenantID) (int, error) {
+	const op = "objects.DestroyRetiredKeys"
+	var recs []*TenantKeyRecord
+	if err := s.store.View(ctx, func(tx Tx) (err error) {
+		recs, err = tx.FindTenantKeys(ctx, tenant)
+		return err
+	}); err != nil {
+		return 0, wrap(op, err)
+	}
+	destroyed := 0
+	for i, r := range recs {
+		if i == 0 || r.Wrapped == nil || s.pinned(tenant, r.Version) {
+			continue // the newest, gone already, or in use by a write
 		}
+		done := false
 		err := s.update(ctx, op, func(tx Tx) error {
+			used, err := tx.KeyVersionInUse(ctx, tenant, r.Version)
+			if err != nil || used {
+				return err
+			}
 			if err := tx.DestroyTenantKey(ctx, tenant, r.Version, s.now()); err != nil {
 				return err
 			}
 			e := s.event(ctx, "tenant.key.destroy", tenant, string(tenant), map[string]string{
-				"key_version": strconv.Itoa(r.Version), "replaced_by": strconv.Itoa(version), "objects_rewrapped": strconv.Itoa(rewrapped),
+				"key_version": strconv.Itoa(r.Version), "replaced_by": strconv.Itoa(recs[0].Version),
 			})
 			e.Class, e.Privileged = audit.ClassEntityManagement, true
+			done = true
 			return tx.AppendEvent(ctx, e)
 		})
 		if err != nil {
-			return version, wrap(op, err)
+			return destroyed, wrap(op, err)
 		}
-		s.forget(tenant, r.Version)
+		if done {
+			s.forget(tenant, r.Version)
+			destroyed++
+		}
 	}
-	return version, nil
+	return destroyed, nil
 }
 
 // rewrap returns the update that moves rec under the key nk.

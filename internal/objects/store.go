@@ -34,6 +34,9 @@ type Tx interface {
 	// FindTenantKeys returns the tenant's keys, newest version first,
 	// destroyed ones included (with Wrapped nil).
 	FindTenantKeys(ctx context.Context, tenant strongroom.TenantID) ([]*TenantKeyRecord, error)
+	// KeyVersionInUse reports whether an object or an unfinished upload
+	// of the tenant is under that key version.
+	KeyVersionInUse(ctx context.Context, tenant strongroom.TenantID, version int) (bool, error)
 	// DestroyTenantKey erases the wrapped key of that version and
 	// records when. NotFound if there is none.
 	DestroyTenantKey(ctx context.Context, tenant strongroom.TenantID, version int, at time.Time) error

@@ -144,7 +144,7 @@ func parseRange(h string, size int64) (off, n int64, ok, satisfiable bool) {
 		if err != nil || k < 0 {
 			return 0, 0, false, true
 		}
-		if k == 0 {
+		if k == 0 || size == 0 {
 			return 0, 0, true, false
 		}
 		k = min(k, size)
@@ -228,6 +228,10 @@ func (q *request) getObject(head bool) {
 		return
 	}
 	setObjectHeaders(h, info)
+	// Stored content is the tenant's, not Strongroom's: a browser opening
+	// a presigned link renders it sandboxed, with no scripts, forms or
+	// access to the console's origin.
+	h.Set("Content-Security-Policy", "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:")
 	for param, header := range map[string]string{
 		"response-content-type": "Content-Type", "response-content-disposition": "Content-Disposition",
 		"response-content-encoding": "Content-Encoding", "response-content-language": "Content-Language",

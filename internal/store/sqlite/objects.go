@@ -79,6 +79,17 @@ func (tx *Tx) DestroyTenantKey(ctx context.Context, tenant strongroom.TenantID, 
 	return oneRow(op, res, err, fmt.Sprintf("tenant %s has no key version %d", tenant, version))
 }
 
+// KeyVersionInUse implements objects.Tx.
+func (tx *Tx) KeyVersionInUse(ctx context.Context, tenant strongroom.TenantID, version int) (bool, error) {
+	var used bool
+	err := tx.tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM objects WHERE tenant_id = ? AND key_version = ?)
+		OR EXISTS (SELECT 1 FROM uploads WHERE tenant_id = ? AND key_version = ?)`, string(tenant), version, string(tenant), version).Scan(&used)
+	if err != nil {
+		return false, storeErr("sqlite.KeyVersionInUse", err, what{})
+	}
+	return used, nil
+}
+
 // oneRow turns the result of a statement that must change one row into
 // NotFound when it changed none.
 func oneRow(op string, res sql.Result, err error, missing string) error {
@@ -208,8 +219,8 @@ const objectColumns = `id, tenant_id, project_id, key_version, name_mac, sealed,
 
 func scanObject(s scanner) (*objects.ObjectRecord, error) {
 	var (
-		o                              objects.ObjectRecord
-		segs, status, created          string
+		o                             objects.ObjectRecord
+		segs, status, created         string
 		scanned, createdBy, lockUntil sql.NullString
 	)
 	if err := s.Scan(&o.ID, &o.Tenant, &o.Project, &o.KeyVersion, &o.NameMAC, &o.Sealed, &o.Size, &segs, &status,
@@ -536,8 +547,13 @@ func (tx *Tx) DoneBlobDeletions(ctx context.Context, keys []string) error {
 // survive in the log either. The maintenance sweep calls it after
 // deletions.
 func (db *DB) Checkpoint(ctx context.Context) error {
-	if _, err := db.write.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+	var busy, logPages, moved int
+	if err := db.write.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logPages, &moved); err != nil {
 		return storeErr("sqlite.Checkpoint", err, what{})
+	}
+	if busy != 0 {
+		// A reader held an old snapshot; the next sweep tries again.
+		return strongroom.E("sqlite.Checkpoint", strongroom.Unavailable, fmt.Sprintf("the log could not be checkpointed: readers busy (%d of %d pages moved); retried at the next sweep", moved, logPages))
 	}
 	return nil
 }
