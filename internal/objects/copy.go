@@ -27,8 +27,9 @@ type CopyInput struct {
 // CopyObject copies an object. The copy is encrypted under new data keys:
 // deleting either object never affects the other. The source was scanned
 // clean, so the copy keeps its scan result.
-func (s *Service) CopyObject(ctx context.Context, in CopyInput) (*ObjectInfo, error) {
+func (s *Service) CopyObject(ctx context.Context, in CopyInput) (_ *ObjectInfo, err error) {
 	const op = "objects.CopyObject"
+	defer s.failed(ctx, "object.copy", in.DstProject + "/" + in.DstName, &err)
 	p, src, err := s.findProject(ctx, op, access.ObjectRead, in.SrcProject)
 	if err != nil {
 		return nil, err

@@ -88,8 +88,9 @@ func (s *Service) SweepBlobs(ctx context.Context) (int, error) {
 // transaction that records the deletion, its blobs afterwards. Deleting a
 // missing object succeeds, as in S3, and is recorded. Permission (DAT-4) if
 // the object is locked.
-func (s *Service) DeleteObject(ctx context.Context, project, name string) error {
+func (s *Service) DeleteObject(ctx context.Context, project, name string) (err error) {
 	const op = "objects.DeleteObject"
+	defer s.failed(ctx, "object.delete", project + "/" + name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectDelete, project)
 	if err != nil {
 		return err
@@ -108,6 +109,7 @@ func (s *Service) DeleteObjects(ctx context.Context, project string, names []str
 	errs := make([]error, len(names))
 	for i, n := range names {
 		errs[i] = s.deleteNamed(ctx, op, p, pr, n)
+		s.failed(ctx, "object.delete", project+"/"+n, &errs[i])
 	}
 	return errs, nil
 }
@@ -140,9 +142,6 @@ func (s *Service) deleteNamed(ctx context.Context, op string, p strongroom.Princ
 		return tx.AppendEvent(ctx, s.event(ctx, "object.delete", p.Tenant, resource, map[string]string{"object": string(rec.ID)}))
 	})
 	if err != nil {
-		if strongroom.Is(err, strongroom.Permission) {
-			s.recordDenied(ctx, "object.delete", p.Tenant, resource, err)
-		}
 		return wrap(op, err)
 	}
 	s.deleteBlobs(ctx, stale)
@@ -168,18 +167,6 @@ func (s *Service) findByName(ctx context.Context, tx Tx, pr *Project, name strin
 	return nil, strongroom.E("objects.findByName", strongroom.NotFound, fmt.Sprintf("object %q does not exist", name), ErrNoSuchObject)
 }
 
-// recordDenied records a refusal by a rule of the service itself.
-func (s *Service) recordDenied(ctx context.Context, action string, tenant strongroom.TenantID, resource string, cause error) {
-	e := s.event(ctx, action, tenant, resource, nil)
-	e.Outcome, e.Reason = audit.Denied, strongroom.PublicMessage(cause)
-	var se *strongroom.Error
-	if ok := asError(cause, &se); ok {
-		e.Clause = se.Clause
-	}
-	if err := s.reads.Record(context.WithoutCancel(ctx), e); err != nil {
-		s.log.ErrorContext(ctx, "denial not recorded", "action", action, "err", err)
-	}
-}
 
 // ApplyRetention deletes, in every project with a retention, the objects
 // older than it (DAT-4). Each deletion destroys the object's keys and is

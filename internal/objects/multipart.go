@@ -73,8 +73,9 @@ func (s *Service) findUpload(ctx context.Context, op string, pr *Project, name s
 var ErrNoSuchUpload = fmt.Errorf("no such upload")
 
 // CreateUpload starts a multipart upload of name.
-func (s *Service) CreateUpload(ctx context.Context, project, name, contentType string, md map[string]string) (UploadID, error) {
+func (s *Service) CreateUpload(ctx context.Context, project, name, contentType string, md map[string]string) (_ UploadID, err error) {
 	const op = "objects.CreateUpload"
+	defer s.failed(ctx, "object.upload.create", project + "/" + name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectWrite, project)
 	if err != nil {
 		return "", err
@@ -109,8 +110,9 @@ func (s *Service) CreateUpload(ctx context.Context, project, name, contentType s
 // UploadPart stores one part, encrypted under its own data key. Parts are
 // scanned together when the upload completes. A part of the same number
 // replaces the earlier one.
-func (s *Service) UploadPart(ctx context.Context, project, name string, id UploadID, number int, body io.Reader, size int64) (string, error) {
+func (s *Service) UploadPart(ctx context.Context, project, name string, id UploadID, number int, body io.Reader, size int64) (_ string, err error) {
 	const op = "objects.UploadPart"
+	defer s.failed(ctx, "object.upload.part", project + "/" + name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectWrite, project)
 	if err != nil {
 		return "", err
@@ -188,8 +190,9 @@ var ErrInvalidPart = fmt.Errorf("invalid part")
 // CompleteUpload assembles the listed parts into the object. The whole
 // object is scanned first, reading the parts back in order; it becomes
 // visible only if clean. Parts not listed are deleted.
-func (s *Service) CompleteUpload(ctx context.Context, project, name string, id UploadID, parts []CompletedPart) (*ObjectInfo, error) {
+func (s *Service) CompleteUpload(ctx context.Context, project, name string, id UploadID, parts []CompletedPart) (_ *ObjectInfo, err error) {
 	const op = "objects.CompleteUpload"
+	defer s.failed(ctx, "object.upload.complete", project + "/" + name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectWrite, project)
 	if err != nil {
 		return nil, err
@@ -451,8 +454,9 @@ func (s *Service) streamRecord(ctx context.Context, rec *ObjectRecord, sw *segme
 }
 
 // AbortUpload discards an upload and its parts.
-func (s *Service) AbortUpload(ctx context.Context, project, name string, id UploadID) error {
+func (s *Service) AbortUpload(ctx context.Context, project, name string, id UploadID) (err error) {
 	const op = "objects.AbortUpload"
+	defer s.failed(ctx, "object.upload.abort", project + "/" + name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectWrite, project)
 	if err != nil {
 		return err
@@ -505,8 +509,9 @@ func (s *Service) abortUpload(ctx context.Context, op string, p strongroom.Princ
 }
 
 // ListParts returns the stored parts of an upload.
-func (s *Service) ListParts(ctx context.Context, project, name string, id UploadID) ([]Part, error) {
+func (s *Service) ListParts(ctx context.Context, project, name string, id UploadID) (_ []Part, err error) {
 	const op = "objects.ListParts"
+	defer s.failed(ctx, "object.upload.list_parts", project + "/" + name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectWrite, project)
 	if err != nil {
 		return nil, err
@@ -534,8 +539,9 @@ func (s *Service) ListParts(ctx context.Context, project, name string, id Upload
 
 // ListUploads returns the project's uploads in progress whose names start
 // with prefix, ordered by name.
-func (s *Service) ListUploads(ctx context.Context, project, prefix string) ([]Upload, error) {
+func (s *Service) ListUploads(ctx context.Context, project, prefix string) (_ []Upload, err error) {
 	const op = "objects.ListUploads"
+	defer s.failed(ctx, "object.upload.list", project, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectList, project)
 	if err != nil {
 		return nil, err

@@ -199,7 +199,40 @@ func (s *Service) decide(ctx context.Context, op string, p strongroom.Principal,
 	if err := s.reads.Record(ctx, e); err != nil {
 		return strongroom.E(op, strongroom.Unavailable, "the audit trail cannot be written; nothing was done", err)
 	}
-	return d.Err(op)
+	de := d.Err(op).(*strongroom.Error)
+	de.Err = errRecorded
+	return de
+}
+
+// errRecorded marks an error whose refusal is in the trail already.
+var errRecorded = errors.New("recorded")
+
+// failed records, for a call that ended in *err, an event with the
+// outcome: denied for a refusal by a rule, failure for anything else
+// (AUD-1, AUD-2). Refusals recorded where they were decided, calls
+// without a signed-in caller, and failures of the trail itself are
+// skipped. Deferred by every call on data.
+func (s *Service) failed(ctx context.Context, action, resource string, err *error) {
+	e0 := *err
+	p, ok := strongroom.PrincipalFrom(ctx)
+	if e0 == nil || !ok || p.User == "" || errors.Is(e0, errRecorded) {
+		return
+	}
+	var se *strongroom.Error
+	if errors.As(e0, &se) && se.Kind == strongroom.Unavailable && strings.Contains(se.Message, "audit trail") {
+		return
+	}
+	e := s.event(ctx, action, p.Tenant, resource, nil)
+	e.Outcome, e.Reason = audit.Failure, strongroom.PublicMessage(e0)
+	if strongroom.Is(e0, strongroom.Permission) {
+		e.Outcome = audit.Denied
+		if errors.As(e0, &se) {
+			e.Clause = se.Clause
+		}
+	}
+	if rerr := s.reads.Record(context.WithoutCancel(ctx), e); rerr != nil {
+		s.log.ErrorContext(ctx, "failed request not recorded", "action", action, "err", rerr)
+	}
 }
 
 // update runs fn in a transaction after asking the disk guard.

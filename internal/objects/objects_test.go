@@ -427,6 +427,31 @@ func TestObjects(t *testing.T) {
 		}
 	})
 
+	t.Run("failed requests are recorded", func(t *testing.T) {
+		if _, err := f.svc.HeadObject(f.alice, "reports", "no/such/object"); !strongroom.Is(err, strongroom.NotFound) {
+			t.Fatalf("HeadObject = %v", err)
+		}
+		if _, err := f.svc.OpenObject(f.alice, "no-such-project", "x"); !errors.Is(err, objects.ErrNoSuchProject) {
+			t.Fatalf("OpenObject = %v", err)
+		}
+		if _, err := f.svc.PutObject(f.alice, objects.PutInput{Project: "reports", Name: "bad\x00", Body: strings.NewReader("x"), Size: 1}); err == nil {
+			t.Fatal("PutObject of a bad name succeeded")
+		}
+		for _, want := range []struct{ action, resource string }{
+			{"object.head", "reports/no/such/object"}, {"object.get", "no-such-project/x"}, {"object.put", "reports/bad\x00"},
+		} {
+			var found bool
+			for _, e := range f.events(t, want.action) {
+				if e.Resource == want.resource && e.Outcome == audit.Failure && e.Reason != "" {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no failed %s event for %q", want.action, want.resource)
+			}
+		}
+	})
+
 	t.Run("truncated body stores nothing", func(t *testing.T) {
 		before := len(f.blobFiles(t))
 		_, err := f.svc.PutObject(f.alice, objects.PutInput{Project: "reports", Name: "short.bin", Body: bytes.NewReader(payload(50, 9)), Size: 100})

@@ -17,8 +17,9 @@ func projectResource(p *Project) access.Resource {
 // CreateProject creates a project of the caller's tenant, owned by the
 // caller. Invalid for a bad name; Conflict if the tenant has one of that
 // name. Retention starts from the profile's default.
-func (s *Service) CreateProject(ctx context.Context, name string) (*Project, error) {
+func (s *Service) CreateProject(ctx context.Context, name string) (_ *Project, err error) {
 	const op = "objects.CreateProject"
+	defer s.failed(ctx, "project.create", name, &err)
 	p, err := principal(ctx, op)
 	if err != nil {
 		return nil, err
@@ -79,8 +80,9 @@ func (s *Service) findProject(ctx context.Context, op string, a access.Action, n
 
 // Project returns the named project of the caller's tenant (an S3
 // HeadBucket); the read is recorded.
-func (s *Service) Project(ctx context.Context, name string) (*Project, error) {
+func (s *Service) Project(ctx context.Context, name string) (_ *Project, err error) {
 	const op = "objects.Project"
+	defer s.failed(ctx, "project.read", name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ProjectRead, name)
 	if err != nil {
 		return nil, err
@@ -123,8 +125,9 @@ func (s *Service) Projects(ctx context.Context) ([]*Project, error) {
 
 // DeleteProject deletes an empty project. Conflict if it holds objects or
 // unfinished uploads.
-func (s *Service) DeleteProject(ctx context.Context, name string) error {
+func (s *Service) DeleteProject(ctx context.Context, name string) (err error) {
 	const op = "objects.DeleteProject"
+	defer s.failed(ctx, "project.delete", name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ProjectDelete, name)
 	if err != nil {
 		return err
@@ -152,8 +155,9 @@ type ProjectSettings struct {
 // SetProjectSettings changes the named project's retention and lock. The
 // lock may not exceed the retention, which would have to delete a locked
 // object.
-func (s *Service) SetProjectSettings(ctx context.Context, name string, set ProjectSettings) (*Project, error) {
+func (s *Service) SetProjectSettings(ctx context.Context, name string, set ProjectSettings) (_ *Project, err error) {
 	const op = "objects.SetProjectSettings"
+	defer s.failed(ctx, "project.settings", name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ProjectAdmin, name)
 	if err != nil {
 		return nil, err

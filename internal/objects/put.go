@@ -208,7 +208,9 @@ func (s *Service) finishScan(ctx context.Context, op string, sw *segmentWriter, 
 	}
 	if v.Infected {
 		s.malwareFound(ctx, tenant, resource, v, "upload")
-		return "", "", strongroom.Denied(op, "DAT-3", fmt.Sprintf("the upload holds malware (%s) and was refused; nothing was stored", v.Signature))
+		e := strongroom.Denied(op, "DAT-3", fmt.Sprintf("the upload holds malware (%s) and was refused; nothing was stored", v.Signature))
+		e.Err = errRecorded // as object.malware
+		return "", "", e
 	}
 	return StatusClean, v.Engine, nil
 }
@@ -231,8 +233,9 @@ func (s *Service) malwareFound(ctx context.Context, tenant strongroom.TenantID, 
 // one is complete and clean. It returns Invalid for a bad name, metadata or
 // body length; Permission (DAT-3) for malware; Unavailable when the
 // scanner fails; Conflict with ErrPrecondition for a failed condition.
-func (s *Service) PutObject(ctx context.Context, in PutInput) (*ObjectInfo, error) {
+func (s *Service) PutObject(ctx context.Context, in PutInput) (_ *ObjectInfo, err error) {
 	const op = "objects.PutObject"
+	defer s.failed(ctx, "object.put", in.Project + "/" + in.Name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectWrite, in.Project)
 	if err != nil {
 		return nil, err

@@ -46,8 +46,9 @@ func (s *Service) lookup(ctx context.Context, op string, pr *Project, name strin
 }
 
 // HeadObject returns an object's description; the read is recorded.
-func (s *Service) HeadObject(ctx context.Context, project, name string) (*ObjectInfo, error) {
+func (s *Service) HeadObject(ctx context.Context, project, name string) (_ *ObjectInfo, err error) {
 	const op = "objects.HeadObject"
+	defer s.failed(ctx, "object.head", project + "/" + name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectRead, project)
 	if err != nil {
 		return nil, err
@@ -77,8 +78,9 @@ type openSegment struct {
 
 // OpenObject opens an object for reading, recording the read first: a read
 // that cannot be recorded is refused (AUD-2). The caller closes it.
-func (s *Service) OpenObject(ctx context.Context, project, name string) (*Object, error) {
+func (s *Service) OpenObject(ctx context.Context, project, name string) (_ *Object, err error) {
 	const op = "objects.OpenObject"
+	defer s.failed(ctx, "object.get", project + "/" + name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectRead, project)
 	if err != nil {
 		return nil, err
@@ -230,8 +232,9 @@ type Listing struct {
 // ListObjects lists the visible objects of a project in name order. Names
 // are sealed, so the listing opens every name of the project; the cost
 // grows with the project's size, not the page's.
-func (s *Service) ListObjects(ctx context.Context, in ListInput) (*Listing, error) {
+func (s *Service) ListObjects(ctx context.Context, in ListInput) (_ *Listing, err error) {
 	const op = "objects.ListObjects"
+	defer s.failed(ctx, "object.list", in.Project, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectList, in.Project)
 	if err != nil {
 		return nil, err
