@@ -29,7 +29,7 @@ type CopyInput struct {
 // clean, so the copy keeps its scan result.
 func (s *Service) CopyObject(ctx context.Context, in CopyInput) (_ *ObjectInfo, err error) {
 	const op = "objects.CopyObject"
-	defer s.failed(ctx, "object.copy", in.DstProject + "/" + in.DstName, &err)
+	defer s.failed(ctx, "object.copy", in.DstProject+"/"+in.DstName, &err)
 	p, src, err := s.findProject(ctx, op, access.ObjectRead, in.SrcProject)
 	if err != nil {
 		return nil, err

@@ -90,7 +90,7 @@ func (s *Service) SweepBlobs(ctx context.Context) (int, error) {
 // the object is locked.
 func (s *Service) DeleteObject(ctx context.Context, project, name string) (err error) {
 	const op = "objects.DeleteObject"
-	defer s.failed(ctx, "object.delete", project + "/" + name, &err)
+	defer s.failed(ctx, "object.delete", project+"/"+name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectDelete, project)
 	if err != nil {
 		return err
@@ -166,7 +166,6 @@ func (s *Service) findByName(ctx context.Context, tx Tx, pr *Project, name strin
 	}
 	return nil, strongroom.E("objects.findByName", strongroom.NotFound, fmt.Sprintf("object %q does not exist", name), ErrNoSuchObject)
 }
-
 
 // ApplyRetention deletes, in every project with a retention, the objects
 // older than it (DAT-4). Each deletion destroys the object's keys and is

@@ -75,7 +75,7 @@ var ErrNoSuchUpload = fmt.Errorf("no such upload")
 // CreateUpload starts a multipart upload of name.
 func (s *Service) CreateUpload(ctx context.Context, project, name, contentType string, md map[string]string) (_ UploadID, err error) {
 	const op = "objects.CreateUpload"
-	defer s.failed(ctx, "object.upload.create", project + "/" + name, &err)
+	defer s.failed(ctx, "object.upload.create", project+"/"+name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectWrite, project)
 	if err != nil {
 		return "", err
@@ -112,7 +112,7 @@ func (s *Service) CreateUpload(ctx context.Context, project, name, contentType s
 // replaces the earlier one.
 func (s *Service) UploadPart(ctx context.Context, project, name string, id UploadID, number int, body io.Reader, size int64) (_ string, err error) {
 	const op = "objects.UploadPart"
-	defer s.failed(ctx, "object.upload.part", project + "/" + name, &err)
+	defer s.failed(ctx, "object.upload.part", project+"/"+name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectWrite, project)
 	if err != nil {
 		return "", err
@@ -192,7 +192,7 @@ var ErrInvalidPart = fmt.Errorf("invalid part")
 // visible only if clean. Parts not listed are deleted.
 func (s *Service) CompleteUpload(ctx context.Context, project, name string, id UploadID, parts []CompletedPart) (_ *ObjectInfo, err error) {
 	const op = "objects.CompleteUpload"
-	defer s.failed(ctx, "object.upload.complete", project + "/" + name, &err)
+	defer s.failed(ctx, "object.upload.complete", project+"/"+name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectWrite, project)
 	if err != nil {
 		return nil, err
@@ -456,7 +456,7 @@ func (s *Service) streamRecord(ctx context.Context, rec *ObjectRecord, sw *segme
 // AbortUpload discards an upload and its parts.
 func (s *Service) AbortUpload(ctx context.Context, project, name string, id UploadID) (err error) {
 	const op = "objects.AbortUpload"
-	defer s.failed(ctx, "object.upload.abort", project + "/" + name, &err)
+	defer s.failed(ctx, "object.upload.abort", project+"/"+name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectWrite, project)
 	if err != nil {
 		return err
@@ -511,7 +511,7 @@ func (s *Service) abortUpload(ctx context.Context, op string, p strongroom.Princ
 // ListParts returns the stored parts of an upload.
 func (s *Service) ListParts(ctx context.Context, project, name string, id UploadID) (_ []Part, err error) {
 	const op = "objects.ListParts"
-	defer s.failed(ctx, "object.upload.list_parts", project + "/" + name, &err)
+	defer s.failed(ctx, "object.upload.list_parts", project+"/"+name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectWrite, project)
 	if err != nil {
 		return nil, err

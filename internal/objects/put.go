@@ -235,7 +235,7 @@ func (s *Service) malwareFound(ctx context.Context, tenant strongroom.TenantID, 
 // scanner fails; Conflict with ErrPrecondition for a failed condition.
 func (s *Service) PutObject(ctx context.Context, in PutInput) (_ *ObjectInfo, err error) {
 	const op = "objects.PutObject"
-	defer s.failed(ctx, "object.put", in.Project + "/" + in.Name, &err)
+	defer s.failed(ctx, "object.put", in.Project+"/"+in.Name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectWrite, in.Project)
 	if err != nil {
 		return nil, err

@@ -48,7 +48,7 @@ func (s *Service) lookup(ctx context.Context, op string, pr *Project, name strin
 // HeadObject returns an object's description; the read is recorded.
 func (s *Service) HeadObject(ctx context.Context, project, name string) (_ *ObjectInfo, err error) {
 	const op = "objects.HeadObject"
-	defer s.failed(ctx, "object.head", project + "/" + name, &err)
+	defer s.failed(ctx, "object.head", project+"/"+name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectRead, project)
 	if err != nil {
 		return nil, err
@@ -80,7 +80,7 @@ type openSegment struct {
 // that cannot be recorded is refused (AUD-2). The caller closes it.
 func (s *Service) OpenObject(ctx context.Context, project, name string) (_ *Object, err error) {
 	const op = "objects.OpenObject"
-	defer s.failed(ctx, "object.get", project + "/" + name, &err)
+	defer s.failed(ctx, "object.get", project+"/"+name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectRead, project)
 	if err != nil {
 		return nil, err
