@@ -61,6 +61,15 @@ func (e *env) tenantCommand() *cobra.Command {
 			return e.output(cmd, ts, func(w io.Writer) { show(w, ts...) })
 		},
 	}, &cobra.Command{
+		Use: "rotate-key NAME", Short: "Give a tenant a new encryption key; stored data is re-wrapped, not rewritten, and the old key destroyed", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var v api.KeyRotationView
+			if err := e.call(cmd.Context(), "POST", "/api/v1/tenants/"+url.PathEscape(args[0])+"/key/rotate", nil, map[string]string{}, &v); err != nil {
+				return err
+			}
+			return e.output(cmd, v, func(w io.Writer) { fmt.Fprintf(w, "tenant %s now uses key version %d\n", v.Tenant, v.KeyVersion) })
+		},
+	}, &cobra.Command{
 		Use: "show NAME", Short: "Show a tenant", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var t api.TenantView
