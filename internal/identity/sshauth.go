@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"golang.org/x/crypto/ssh"
 
@@ -292,6 +293,39 @@ func (t taggedTx) AppendEvent(ctx context.Context, e *audit.Event) error {
 		}
 	}
 	return t.Tx.AppendEvent(ctx, e)
+}
+
+// KnowsSSHKey reports whether pub is registered, active or not, to the
+// user named name (ignoring case). The SFTP server answers a client's offer
+// of a key with it, as OpenSSH answers from authorized_keys: a key of the
+// user, even a disabled one, goes on to SignInSSH, which refuses it for
+// the true reason and records the attempt (AUD-1); an unknown key is
+// refused at once, unrecorded, since clients offer every key they hold.
+func (s *Service) KnowsSSHKey(ctx context.Context, name string, pub ssh.PublicKey) (bool, error) {
+	if pub == nil || name == "" || len(name) > maxUserName {
+		return false, nil
+	}
+	wire := pub.Marshal()
+	known := false
+	err := s.store.View(ctx, func(tx Tx) error {
+		k, err := tx.FindSSHKeyByFingerprint(ctx, ssh.FingerprintSHA256(pub))
+		if strongroom.Is(err, strongroom.NotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		u, err := tx.FindUserByID(ctx, k.User)
+		if err != nil {
+			return err
+		}
+		known = strings.EqualFold(u.Name, name) && bytes.Equal(k.PublicKey, wire)
+		return nil
+	})
+	if err != nil {
+		return false, wrap("identity.KnowsSSHKey", err)
+	}
+	return known, nil
 }
 
 // CheckSSHSession reports whether the session of an SSH sign-in is still

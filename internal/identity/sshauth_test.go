@@ -497,3 +497,43 @@ func TestSSHSignInRedacted(t *testing.T) {
 		t.Errorf("log %q; want the session ID", logged.String())
 	}
 }
+
+func TestKnowsSSHKey(t *testing.T) {
+	e := newSSHEnv(t, nil)
+	ctx := context.Background()
+	bob, err := e.svc.CreateUser(ctx, e.tenant.ID, identity.UserSpec{Name: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bobKey := e.addKey(t, bob)
+	if _, err := e.svc.SuspendUser(adminContext(), bob.ID, "left"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		user string
+		key  ssh.PublicKey
+		want bool
+	}{
+		{"own key", "alice", e.aliceKey, true},
+		{"name in another case", "ALICE", e.aliceKey, true},
+		{"another user's key", "bob", e.aliceKey, false},
+		{"unregistered key", "alice", newSSHKey(t), false},
+		// A disabled key is known: the attempt goes on to be refused and
+		// recorded for the true reason.
+		{"key disabled with its user", "bob", bobKey, true},
+		{"no key", "alice", nil, false},
+		{"no name", "", e.aliceKey, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			before := e.lastSeq(t)
+			got, err := e.svc.KnowsSSHKey(ctx, tt.user, tt.key)
+			if err != nil || got != tt.want {
+				t.Errorf("KnowsSSHKey(%q) = %v, %v; want %v", tt.user, got, err, tt.want)
+			}
+			if es := e.events(t, before); len(es) != 0 {
+				t.Errorf("KnowsSSHKey recorded %v; an offer of a key is not an attempt", es)
+			}
+		})
+	}
+}
