@@ -49,6 +49,7 @@ type Config struct {
 	Notify  Notify  `yaml:"notify"`
 	Storage Storage `yaml:"storage"`
 	Scan    Scan    `yaml:"scan"`
+	SFTP    SFTP    `yaml:"sftp"`
 
 	// AuditStream sends the integrated audit trail to outside systems.
 	AuditStream AuditStream `yaml:"audit_stream"`
@@ -197,6 +198,7 @@ func Default() *Config {
 		},
 		Storage: Storage{MinFree: "1GiB"},
 		Scan:    Scan{MaxSize: "4000MiB", Timeout: yamlconf.Duration(2 * time.Minute), Rescan: yamlconf.Duration(time.Hour)},
+		SFTP:    defaultSFTP(),
 	}
 }
 
@@ -363,6 +365,7 @@ func (c *Config) Validate() error {
 	c.validateNotify(bad)
 	c.validateAuditStream(bad)
 	c.validateScan(bad)
+	c.validateSFTP(bad)
 	if _, err := ParseMinFree(c.Storage.MinFree); err != nil {
 		bad("storage.min_free", "%v", err)
 	}
