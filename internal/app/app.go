@@ -76,6 +76,7 @@ type App struct {
 	reviewed audit.Day     // the last day whose reviews are all done; under reviewMu
 
 	servers   []*server
+	sftp      *sftpListener // nil when sftp.addr is empty
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -112,6 +113,9 @@ func New(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts Opti
 		return nil, strongroom.E("app.New", strongroom.Invalid, fmt.Sprintf("load TLS certificate %s", certFile), err)
 	}
 	if err := a.listen(cert); err != nil {
+		return nil, err
+	}
+	if err := a.listenSFTP(); err != nil {
 		return nil, err
 	}
 	if err := a.openStream(); err != nil {
@@ -340,7 +344,7 @@ func (a *App) PublicURL() string {
 // gracefully: listeners close at once, in-flight requests get up to
 // http.shutdown_timeout to finish. Run closes nothing else; call Close.
 func (a *App) Run(ctx context.Context) error {
-	errc := make(chan error, len(a.servers))
+	errc := make(chan error, len(a.servers)+1)
 	for _, s := range a.servers {
 		a.log.Info("listening", "listener", s.name, "addr", s.ln.Addr().String(), "tls", s.tls)
 		go func() {
@@ -349,6 +353,7 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	a.runSFTP(errc)
 	bg, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var background sync.WaitGroup
 	background.Go(func() { a.maintain(bg) })
@@ -371,6 +376,7 @@ func (a *App) Run(ctx context.Context) error {
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.HTTP.ShutdownTimeout.Std())
 	defer cancel()
 	var wg sync.WaitGroup
+	wg.Go(func() { a.shutdownSFTP(shutdownCtx) })
 	for _, s := range a.servers {
 		wg.Add(1)
 		go func() {
@@ -389,6 +395,7 @@ func (a *App) Run(ctx context.Context) error {
 // Close releases everything New opened. It is safe to call more than once.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
+		a.closeSFTP()
 		for _, s := range a.servers {
 			s.srv.Close()
 			s.ln.Close()
