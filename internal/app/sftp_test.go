@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -614,6 +615,12 @@ func TestSFTPPaths(t *testing.T) {
 			_, err := c.OpenFile("/p-alice/caf\u00e9", os.O_WRONLY|os.O_APPEND)
 			return err
 		}, "cannot be appended"},
+		{"exclusive create of an existing file", func() error {
+			_, err := c.OpenFile("/p-alice/caf\u00e9", os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+			return err
+		}, "exists already"},
+		{"truncate", func() error { return c.Truncate("/p-alice/caf\u00e9", 1) }, "cannot be truncated"},
+		{"times and mode", func() error { return c.Chmod("/p-alice/caf\u00e9", 0o600) }, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.do()
@@ -1180,5 +1187,47 @@ func TestSFTPIdleTimeout(t *testing.T) {
 	eventually(t, func() bool {
 		ss, err := ta.identity.FindSessions(context.Background(), alice.ID)
 		return err == nil && len(ss) == 0
+	})
+}
+
+func TestSFTPLimits(t *testing.T) {
+	ta := sftpApp(t, func(a *App) { a.sftp.srv.LoginGrace = 300 * time.Millisecond })
+	alice := newSFTPUser(t, ta, "acme", "alice")
+
+	t.Run("sessions per connection", func(t *testing.T) {
+		pub, err := os.ReadFile(layout{ta.cfg.Data}.sshHostKey() + ".pub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hostKey, _, _, _, _ := ssh.ParseAuthorizedKey(pub)
+		conn, err := ssh.Dial("tcp", ta.SFTPAddr(), &ssh.ClientConfig{
+			User: alice.Name, Auth: []ssh.AuthMethod{ssh.PublicKeys(alice.key)}, HostKeyCallback: ssh.FixedHostKey(hostKey),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		for i := range 10 {
+			if _, err := conn.NewSession(); err != nil {
+				t.Fatalf("session %d: %v", i+1, err)
+			}
+		}
+		if _, err := conn.NewSession(); err == nil || !strings.Contains(err.Error(), "at most 10 sessions") {
+			t.Errorf("11th session: %v; want it refused", err)
+		}
+	})
+
+	t.Run("login grace", func(t *testing.T) {
+		nc, err := net.Dial("tcp", ta.SFTPAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(time.Minute)) // a guard against a hang, not a measure
+		// The client says nothing after the server's version: the server
+		// hangs up once the grace has passed.
+		if _, err := io.Copy(io.Discard, nc); err != nil {
+			t.Errorf("reading until the server hangs up: %v", err)
+		}
 	})
 }
