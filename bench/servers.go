@@ -92,8 +92,9 @@ func startStrongroom(ctx context.Context, dir string, opts strongroomOptions) (*
 		scan = fmt.Sprintf("  clamd: %q\n", opts.Clamd)
 		settings = "encryption and audit on, clamd scanning (" + opts.Clamd + ")"
 	}
-	// The metrics listener is off so that several servers can run at once.
-	yaml := fmt.Sprintf("data: %q\nhttp:\n  addr: %q\nmetrics:\n  addr: \"\"\nlog:\n  level: warn\nscan:\n%s", data, addr, scan)
+	// The metrics and SFTP listeners are off so that several servers can run
+	// at once.
+	yaml := fmt.Sprintf("data: %q\nhttp:\n  addr: %q\nmetrics:\n  addr: \"\"\nsftp:\n  addr: \"\"\nlog:\n  level: warn\nscan:\n%s", data, addr, scan)
 	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 		return nil, strongroom.E(op, strongroom.Internal, err)
 	}

@@ -35,6 +35,7 @@ func testConfig(tb testing.TB) *config.Config {
 	cfg.HTTP.Addr = "127.0.0.1:0"
 	cfg.HTTP.RedirectAddr = "127.0.0.1:0"
 	cfg.Metrics.Addr = "127.0.0.1:0"
+	cfg.SFTP.Addr = "127.0.0.1:0"
 	return cfg
 }
 

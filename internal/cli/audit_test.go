@@ -40,7 +40,7 @@ func auditedDataDir(t *testing.T) string {
 	t.Helper()
 	cfg := config.Default()
 	cfg.Data = filepath.Join(t.TempDir(), "data")
-	cfg.HTTP.Addr, cfg.Metrics.Addr = "127.0.0.1:0", ""
+	cfg.HTTP.Addr, cfg.Metrics.Addr, cfg.SFTP.Addr = "127.0.0.1:0", "", ""
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg, log, app.Options{Out: io.Discard})

@@ -32,7 +32,7 @@ func TestServerScripts(t *testing.T) {
 		Setup: func(e *testscript.Env) error {
 			cfg := config.Default()
 			cfg.Data = filepath.Join(e.WorkDir, "data")
-			cfg.HTTP.Addr, cfg.Metrics.Addr = "127.0.0.1:0", ""
+			cfg.HTTP.Addr, cfg.Metrics.Addr, cfg.SFTP.Addr = "127.0.0.1:0", "", ""
 			var out bytes.Buffer
 			log := slog.New(slog.NewTextHandler(io.Discard, nil))
 			a, err := app.New(context.Background(), cfg, log, app.Options{Out: &out})
