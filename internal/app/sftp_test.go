@@ -37,10 +37,18 @@ import (
 // it serves.
 func sftpApp(t testing.TB, tune func(*App)) *testApp {
 	t.Helper()
+	return sftpAppProfile(t, "", tune)
+}
+
+// sftpAppProfile is sftpApp under the policy profile in the file prof
+// ("" for the baseline).
+func sftpAppProfile(t testing.TB, prof string, tune func(*App)) *testApp {
+	t.Helper()
 	c := testenv.StartClamd(t)
 	cfg := testConfig(t)
 	cfg.Scan.Clamd = "tcp://" + c.Addr
 	cfg.SFTP.Addr = "127.0.0.1:0"
+	cfg.Policy = prof
 	a, out := newApp(t, cfg)
 	// No one signs in before the first administrator exists (IAM-5).
 	token := regexp.MustCompile(`srboot_[a-z2-7]+`).FindString(out.String())
@@ -997,10 +1005,49 @@ func TestSFTPAlgorithms(t *testing.T) {
 		{"curve25519", []string{"-o", "KexAlgorithms=curve25519-sha256"}, ""},
 		{"only aes128-cbc", []string{"-o", "Ciphers=aes128-cbc"}, "no matching cipher"},
 		{"only 3des-cbc", []string{"-o", "Ciphers=3des-cbc"}, "no matching cipher"},
-		{"only hmac-sha1", []string{"-o", "Ciphers=aes256-ctr", "-o", "MACs=hmac-sha1"}, "no matching MAC"},
-		{"only hmac-sha1-etm", []string{"-o", "Ciphers=aes256-ctr", "-o", "MACs=hmac-sha1-etm@openssh.com"}, "no matching MAC"},
+		{"CTR modes need a profile that allows them", []string{"-o", "Ciphers=aes256-ctr"}, "no matching cipher"},
 		{"only SHA-1 key exchange", []string{"-o", "KexAlgorithms=diffie-hellman-group14-sha1"}, "no matching key exchange"},
 		{"only ssh-rsa host keys", []string{"-o", "HostKeyAlgorithms=ssh-rsa"}, "no matching host key"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			script := filepath.Join(t.TempDir(), "batch")
+			os.WriteFile(script, []byte("ls /\n"), 0o600)
+			args := append(o.options(append(keyAuth(alice), tt.opts...)...), "-P", o.port, "-b", script, alice.Name+"@"+o.host)
+			out, err := o.run(nil, "sftp", args...)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("sftp = %v\n%s", err, out)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(out, tt.want) {
+				t.Errorf("sftp = %v\n%s; want %q", err, out, tt.want)
+			}
+		})
+	}
+}
+
+// Under a profile that allows a CTR cipher (as 002-clario does: "aes256 is
+// used to protect all SSH connections"), only the baseline's
+// encrypt-then-MAC SHA-2 MACs go with it: a client offering only hmac-sha1
+// or an encrypt-and-MAC form cannot connect.
+func TestSFTPMACs(t *testing.T) {
+	prof := filepath.Join(t.TempDir(), "profile.yaml")
+	if err := os.WriteFile(prof, []byte("ssh:\n  ciphers: [aes256-gcm@openssh.com, aes256-ctr]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ta := sftpAppProfile(t, prof, nil)
+	alice := newSFTPUser(t, ta, "acme", "alice")
+	o := newOpenSSH(t, ta)
+	for _, tt := range []struct {
+		name string
+		opts []string
+		want string
+	}{
+		{"aes256-ctr with hmac-sha2-256-etm", []string{"-o", "Ciphers=aes256-ctr", "-o", "MACs=hmac-sha2-256-etm@openssh.com"}, ""},
+		{"only hmac-sha1", []string{"-o", "Ciphers=aes256-ctr", "-o", "MACs=hmac-sha1"}, "no matching MAC"},
+		{"only hmac-sha1-etm", []string{"-o", "Ciphers=aes256-ctr", "-o", "MACs=hmac-sha1-etm@openssh.com"}, "no matching MAC"},
+		{"only encrypt-and-MAC hmac-sha2-256", []string{"-o", "Ciphers=aes256-ctr", "-o", "MACs=hmac-sha2-256"}, "no matching MAC"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			script := filepath.Join(t.TempDir(), "batch")
