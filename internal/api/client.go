@@ -83,7 +83,9 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		if !ok {
 			kind = strongroom.Internal
 		}
-		msg := eb.Error.Message
+		// The message names the clause already; the error adds it again
+		// when printed.
+		msg := strings.TrimSuffix(eb.Error.Message, " ("+eb.Error.Clause+")")
 		if eb.Error.RequestID != "" && kind == strongroom.Internal {
 			msg += " (request " + eb.Error.RequestID + ")"
 		}
