@@ -45,15 +45,59 @@ func (s *Service) lookup(ctx context.Context, op string, pr *Project, name strin
 	return rec, m, nil
 }
 
+// findObject finds the project and a visible object of it by name in one
+// read transaction, deciding a on the project before saying anything of
+// the object.
+func (s *Service) findObject(ctx context.Context, op string, a access.Action, project, name string) (strongroom.Principal, *Project, *ObjectRecord, *objectMeta, error) {
+	p, err := principal(ctx, op)
+	if err != nil {
+		return p, nil, nil, nil, err
+	}
+	k, err := s.currentKey(ctx, p.Tenant)
+	if err != nil {
+		return p, nil, nil, nil, wrap(op, err)
+	}
+	var (
+		pr     *Project
+		rec    *ObjectRecord
+		recErr error
+	)
+	err = s.store.View(ctx, func(tx Tx) (err error) {
+		if pr, err = tx.FindProjectByName(ctx, p.Tenant, project); err != nil {
+			return err
+		}
+		if recErr = ValidObjectName(name); recErr == nil {
+			rec, recErr = s.findByName(ctx, tx, pr, name, k.Version())
+		}
+		return nil
+	})
+	if strongroom.Is(err, strongroom.NotFound) {
+		return p, nil, nil, nil, strongroom.E(op, strongroom.NotFound, fmt.Sprintf("project %q does not exist", project), ErrNoSuchProject)
+	}
+	if err != nil {
+		return p, nil, nil, nil, wrap(op, err)
+	}
+	if err := s.decide(ctx, op, p, a, projectResource(pr), project); err != nil {
+		return p, nil, nil, nil, err
+	}
+	if recErr == nil && rec.Status != StatusClean {
+		recErr = strongroom.E(op, strongroom.NotFound, fmt.Sprintf("object %q does not exist", name), ErrNoSuchObject)
+	}
+	if recErr != nil {
+		return p, nil, nil, nil, wrap(op, recErr)
+	}
+	m, err := s.openMeta(ctx, rec.Tenant, rec.KeyVersion, "object", rec.Project, string(rec.ID), rec.Sealed)
+	if err != nil {
+		return p, nil, nil, nil, wrap(op, err)
+	}
+	return p, pr, rec, m, nil
+}
+
 // HeadObject returns an object's description; the read is recorded.
 func (s *Service) HeadObject(ctx context.Context, project, name string) (_ *ObjectInfo, err error) {
 	const op = "objects.HeadObject"
 	defer s.failed(ctx, "object.head", project+"/"+name, &err)
-	p, pr, err := s.findProject(ctx, op, access.ObjectRead, project)
-	if err != nil {
-		return nil, err
-	}
-	rec, m, err := s.lookup(ctx, op, pr, name)
+	p, pr, rec, m, err := s.findObject(ctx, op, access.ObjectRead, project, name)
 	if err != nil {
 		return nil, err
 	}
@@ -81,11 +125,7 @@ type openSegment struct {
 func (s *Service) OpenObject(ctx context.Context, project, name string) (_ *Object, err error) {
 	const op = "objects.OpenObject"
 	defer s.failed(ctx, "object.get", project+"/"+name, &err)
-	p, pr, err := s.findProject(ctx, op, access.ObjectRead, project)
-	if err != nil {
-		return nil, err
-	}
-	rec, m, err := s.lookup(ctx, op, pr, name)
+	p, pr, rec, m, err := s.findObject(ctx, op, access.ObjectRead, project, name)
 	if err != nil {
 		return nil, err
 	}
