@@ -1009,21 +1009,7 @@ func TestSFTPAlgorithms(t *testing.T) {
 		{"only SHA-1 key exchange", []string{"-o", "KexAlgorithms=diffie-hellman-group14-sha1"}, "no matching key exchange"},
 		{"only ssh-rsa host keys", []string{"-o", "HostKeyAlgorithms=ssh-rsa"}, "no matching host key"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			script := filepath.Join(t.TempDir(), "batch")
-			os.WriteFile(script, []byte("ls /\n"), 0o600)
-			args := append(o.options(append(keyAuth(alice), tt.opts...)...), "-P", o.port, "-b", script, alice.Name+"@"+o.host)
-			out, err := o.run(nil, "sftp", args...)
-			if tt.want == "" {
-				if err != nil {
-					t.Fatalf("sftp = %v\n%s", err, out)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(out, tt.want) {
-				t.Errorf("sftp = %v\n%s; want %q", err, out, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { tryAlgorithms(t, o, alice, tt.opts, tt.want) })
 	}
 }
 
@@ -1049,21 +1035,26 @@ func TestSFTPMACs(t *testing.T) {
 		{"only hmac-sha1-etm", []string{"-o", "Ciphers=aes256-ctr", "-o", "MACs=hmac-sha1-etm@openssh.com"}, "no matching MAC"},
 		{"only encrypt-and-MAC hmac-sha2-256", []string{"-o", "Ciphers=aes256-ctr", "-o", "MACs=hmac-sha2-256"}, "no matching MAC"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			script := filepath.Join(t.TempDir(), "batch")
-			os.WriteFile(script, []byte("ls /\n"), 0o600)
-			args := append(o.options(append(keyAuth(alice), tt.opts...)...), "-P", o.port, "-b", script, alice.Name+"@"+o.host)
-			out, err := o.run(nil, "sftp", args...)
-			if tt.want == "" {
-				if err != nil {
-					t.Fatalf("sftp = %v\n%s", err, out)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(out, tt.want) {
-				t.Errorf("sftp = %v\n%s; want %q", err, out, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { tryAlgorithms(t, o, alice, tt.opts, tt.want) })
+	}
+}
+
+// tryAlgorithms lists / with the OpenSSH client offering opts: it must
+// connect when want is "", and otherwise fail saying want.
+func tryAlgorithms(t *testing.T, o *openssh, u *sftpUser, opts []string, want string) {
+	t.Helper()
+	script := filepath.Join(t.TempDir(), "batch")
+	os.WriteFile(script, []byte("ls /\n"), 0o600)
+	args := append(o.options(append(keyAuth(u), opts...)...), "-P", o.port, "-b", script, u.Name+"@"+o.host)
+	out, err := o.run(nil, "sftp", args...)
+	if want == "" {
+		if err != nil {
+			t.Fatalf("sftp = %v\n%s", err, out)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(out, want) {
+		t.Errorf("sftp = %v\n%s; want %q", err, out, want)
 	}
 }
 
