@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"strongroom"
@@ -124,8 +123,6 @@ type wire struct {
 	Details    map[string]string `json:"details,omitempty"`
 }
 
-var actionPattern = regexp.MustCompile(`^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$`)
-
 // Validate reports whether e is complete enough to be recorded: it needs a
 // time, an actor name, a dotted action code, a class and a known outcome.
 // It returns an Invalid error naming the first problem.
@@ -136,7 +133,7 @@ func (e *Event) Validate() error {
 		return strongroom.E(op, strongroom.Invalid, "event has no time")
 	case e.Actor.Name == "":
 		return strongroom.E(op, strongroom.Invalid, "event has no actor name")
-	case !actionPattern.MatchString(e.Action):
+	case !validAction(e.Action):
 		return strongroom.E(op, strongroom.Invalid, fmt.Sprintf("event action %q is not a dotted code such as \"user.create\"", e.Action))
 	case e.Class == 0:
 		return strongroom.E(op, strongroom.Invalid, fmt.Sprintf("event %s has no class", e.Action))
@@ -161,33 +158,18 @@ func Marshal(e *Event) ([]byte, error) {
 	if err := e.Validate(); err != nil {
 		return nil, err
 	}
-	w := wire{
-		V:          version,
-		Time:       e.Time.UTC().Format(time.RFC3339Nano),
-		Tenant:     string(e.Tenant),
-		ActorUser:  string(e.Actor.User),
-		ActorName:  e.Actor.Name,
-		Action:     e.Action,
-		Class:      e.Class,
-		Resource:   e.Resource,
-		SourceAddr: e.SourceAddr,
-		UserAgent:  e.UserAgent,
-		Outcome:    e.Outcome,
-		Reason:     e.Reason,
-		Clause:     e.Clause,
-		Privileged: e.Privileged,
-		RequestID:  string(e.RequestID),
-		Details:    e.Details,
+	return appendEvent(make([]byte, 0, encodedSizeHint(e)), e), nil
+}
+
+// encodedSizeHint is a little more than the encoding of e usually takes,
+// so that it is written into one allocation.
+func encodedSizeHint(e *Event) int {
+	n := 256 + len(e.Tenant) + len(e.Actor.User) + len(e.Actor.Name) + len(e.Action) + len(e.Resource) +
+		len(e.SourceAddr) + len(e.UserAgent) + len(e.Reason) + len(e.Clause) + len(e.RequestID)
+	for k, v := range e.Details {
+		n += len(k) + len(v) + 6
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	// HTML escaping would only make the record harder to read; the bytes
-	// are never embedded in a page unescaped.
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(&w); err != nil {
-		return nil, strongroom.E("audit.Marshal", strongroom.Internal, err)
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return n
 }
 
 // Unmarshal decodes an event encoded by Marshal. The result keeps data as

@@ -75,7 +75,7 @@ func (q *Query) Validate() error {
 		if prefix {
 			a += "x"
 		}
-		if !actionPattern.MatchString(a) {
+		if !validAction(a) {
 			return strongroom.E(op, strongroom.Invalid, fmt.Sprintf("action %q is neither a dotted code such as \"user.create\" nor a prefix such as \"user.\"", q.Action))
 		}
 	}

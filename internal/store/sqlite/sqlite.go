@@ -57,6 +57,9 @@ type DB struct {
 	// hot holds the statements of the lookups every signed request makes,
 	// prepared on the read pool when the database opens (see Tx.queryRow).
 	hot map[string]*sql.Stmt
+	// ckpt checkpoints the write-ahead log in the background; nil when
+	// opened read-only.
+	ckpt *checkpointer
 }
 
 // busyTimeout is how long a connection waits for a lock held by another
@@ -111,6 +114,9 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 	// deleted object's wrapped data keys do not linger in free pages of
 	// the file (crypto-shredding, DAT-4).
 	w.Add("_pragma", "secure_delete(1)")
+	// wal_autocheckpoint: checkpoints run in the background (see
+	// checkpoint.go); the writer checkpoints by itself only past this.
+	w.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", writerAutoCheckpoint))
 	// _txlock=immediate: begin write transactions with BEGIN IMMEDIATE
 	// (see the package documentation).
 	w.Set("_txlock", "immediate")
@@ -155,6 +161,10 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*DB, error) {
 		db.Close()
 		return nil, storeErr(op, err, what{})
 	}
+	if db.ckpt, err = openCheckpointer(ctx, path, common.Encode(), logger); err != nil {
+		db.Close()
+		return nil, storeErr(op, err, what{})
+	}
 	logger.InfoContext(ctx, "database opened", "path", path, "schema_version", version)
 	return db, nil
 }
@@ -192,7 +202,8 @@ func cloneValues(v url.Values) url.Values {
 
 // Close closes the database. Transactions still running fail.
 func (db *DB) Close() error {
-	var errs []error
+	// The checkpointer first: its last checkpoint may still run.
+	errs := []error{db.ckpt.close()}
 	for _, s := range db.hot {
 		errs = append(errs, s.Close())
 	}
@@ -244,6 +255,7 @@ func (db *DB) update(ctx context.Context, fn func(*Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return storeErr(op, err, what{})
 	}
+	db.ckpt.committed()
 	return nil
 }
 
