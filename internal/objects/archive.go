@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -241,7 +242,7 @@ func (a *archiveWriter) fail(op, what string, err error) error {
 		return strongroom.E(op, strongroom.Unavailable, "the export could not be delivered", a.werr)
 	}
 	var se *strongroom.Error
-	if asError(err, &se) {
+	if errors.As(err, &se) {
 		return wrap(op, err)
 	}
 	return strongroom.E(op, strongroom.Internal, what, err)

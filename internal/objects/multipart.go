@@ -47,26 +47,39 @@ type CompletedPart struct {
 
 // findUpload finds an upload of the project and checks it is for name.
 func (s *Service) findUpload(ctx context.Context, op string, pr *Project, name string, id UploadID) (*UploadRecord, *objectMeta, error) {
-	var u *UploadRecord
+	u, m, _, err := s.findUploadParts(ctx, op, pr, name, id, false)
+	return u, m, err
+}
+
+// findUploadParts is findUpload that also returns the upload's stored
+// parts, read in the same transaction, if withParts.
+func (s *Service) findUploadParts(ctx context.Context, op string, pr *Project, name string, id UploadID, withParts bool) (*UploadRecord, *objectMeta, []*PartRecord, error) {
+	var (
+		u     *UploadRecord
+		parts []*PartRecord
+	)
 	err := s.store.View(ctx, func(tx Tx) (err error) {
-		u, err = tx.FindUpload(ctx, pr.ID, id)
+		if u, err = tx.FindUpload(ctx, pr.ID, id); err != nil || !withParts {
+			return err
+		}
+		parts, err = tx.FindParts(ctx, u.ID)
 		return err
 	})
 	noSuch := strongroom.E(op, strongroom.NotFound, fmt.Sprintf("upload %q does not exist; it may have been completed or aborted", id), ErrNoSuchUpload)
 	if strongroom.Is(err, strongroom.NotFound) {
-		return nil, nil, noSuch
+		return nil, nil, nil, noSuch
 	}
 	if err != nil {
-		return nil, nil, wrap(op, err)
+		return nil, nil, nil, wrap(op, err)
 	}
 	m, err := s.openMeta(ctx, u.Tenant, u.KeyVersion, "upload", u.Project, string(u.ID), u.Sealed)
 	if err != nil {
-		return nil, nil, wrap(op, err)
+		return nil, nil, nil, wrap(op, err)
 	}
 	if m.Name != name {
-		return nil, nil, noSuch
+		return nil, nil, nil, noSuch
 	}
-	return u, m, nil
+	return u, m, parts, nil
 }
 
 // ErrNoSuchUpload marks the NotFound of an unknown upload ID.
@@ -197,16 +210,9 @@ func (s *Service) CompleteUpload(ctx context.Context, project, name string, id U
 	if err != nil {
 		return nil, err
 	}
-	u, m, err := s.findUpload(ctx, op, pr, name, id)
+	u, m, stored, err := s.findUploadParts(ctx, op, pr, name, id, true)
 	if err != nil {
 		return nil, err
-	}
-	var stored []*PartRecord
-	if err := s.store.View(ctx, func(tx Tx) (err error) {
-		stored, err = tx.FindParts(ctx, u.ID)
-		return err
-	}); err != nil {
-		return nil, wrap(op, err)
 	}
 	byNum := map[int]*PartRecord{}
 	for _, sp := range stored {
@@ -271,7 +277,7 @@ func (s *Service) CompleteUpload(ctx context.Context, project, name string, id U
 	if err != nil {
 		if strongroom.Is(err, strongroom.Permission) {
 			// Malware: the upload goes, parts and all.
-			s.abortUpload(ctx, op, p, project, name, u, stored, "malware")
+			s.abortUpload(ctx, op, p, project, name, u, "malware")
 		}
 		return nil, err
 	}
@@ -465,19 +471,12 @@ func (s *Service) AbortUpload(ctx context.Context, project, name string, id Uplo
 	if err != nil {
 		return err
 	}
-	var stored []*PartRecord
-	if err := s.store.View(ctx, func(tx Tx) (err error) {
-		stored, err = tx.FindParts(ctx, u.ID)
-		return err
-	}); err != nil {
-		return wrap(op, err)
-	}
-	return s.abortUpload(ctx, op, p, project, name, u, stored, "aborted")
+	return s.abortUpload(ctx, op, p, project, name, u, "aborted")
 }
 
 // The parts are read in the transaction that deletes them, so that a part
 // stored meanwhile is not left behind.
-func (s *Service) abortUpload(ctx context.Context, op string, p strongroom.Principal, project, name string, u *UploadRecord, _ []*PartRecord, why string) error {
+func (s *Service) abortUpload(ctx context.Context, op string, p strongroom.Principal, project, name string, u *UploadRecord, why string) error {
 	ctx = context.WithoutCancel(ctx) // an abort after malware must finish
 	var blobs []string
 	err := s.update(ctx, op, func(tx Tx) error {
@@ -516,16 +515,9 @@ func (s *Service) ListParts(ctx context.Context, project, name string, id Upload
 	if err != nil {
 		return nil, err
 	}
-	u, _, err := s.findUpload(ctx, op, pr, name, id)
+	u, _, stored, err := s.findUploadParts(ctx, op, pr, name, id, true)
 	if err != nil {
 		return nil, err
-	}
-	var stored []*PartRecord
-	if err := s.store.View(ctx, func(tx Tx) (err error) {
-		stored, err = tx.FindParts(ctx, u.ID)
-		return err
-	}); err != nil {
-		return nil, wrap(op, err)
 	}
 	out := make([]Part, len(stored))
 	for i, sp := range stored {
@@ -591,7 +583,7 @@ func (s *Service) AbortStaleUploads(ctx context.Context, age time.Duration) (int
 		if m, err := s.openMeta(ctx, u.Tenant, u.KeyVersion, "upload", u.Project, string(u.ID), u.Sealed); err == nil {
 			name = m.Name
 		}
-		if err := s.abortUpload(ctx, op, strongroom.Principal{Tenant: u.Tenant}, string(u.Project), name, u, nil, "unfinished after "+age.String()); err != nil {
+		if err := s.abortUpload(ctx, op, strongroom.Principal{Tenant: u.Tenant}, string(u.Project), name, u, "unfinished after "+age.String()); err != nil {
 			if strongroom.Is(err, strongroom.NotFound) {
 				continue // completed or aborted meanwhile
 			}

@@ -2,7 +2,6 @@ package objects
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -14,8 +13,6 @@ import (
 	"strongroom/internal/blob"
 	"strongroom/internal/keys"
 )
-
-func asError(err error, target **strongroom.Error) bool { return errors.As(err, target) }
 
 // lookup finds a visible object of the project by name and opens its
 // metadata. Pending and quarantined objects are not found (DAT-3).

@@ -2,6 +2,7 @@ package objects
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -61,7 +62,7 @@ func (s *Service) RecordTransfer(ctx context.Context, t Transfer) error {
 		if strongroom.Is(t.Err, strongroom.Permission) {
 			e.Outcome = audit.Denied
 			var se *strongroom.Error
-			for err := t.Err; asError(err, &se); err = se.Err {
+			for err := t.Err; errors.As(err, &se); err = se.Err {
 				if se.Clause != "" {
 					e.Clause = se.Clause
 					break
