@@ -25,6 +25,9 @@ func (s *Server) projectRoutes() []route {
 		{method: "PATCH", pattern: "/api/v1/projects/{name}", action: access.ProjectList, resource: own, handle: s.setProject},
 		{method: "DELETE", pattern: "/api/v1/projects/{name}", action: access.ProjectList, resource: own, handle: s.deleteProject},
 		{method: "GET", pattern: "/api/v1/export", action: access.ProjectList, resource: s.tenantScoped("tenant data"), handle: s.exportTenant},
+		{method: "GET", pattern: "/api/v1/export/schedules", action: access.ProjectList, resource: own, handle: s.listExportSchedules},
+		{method: "POST", pattern: "/api/v1/export/schedules", action: access.ProjectList, resource: own, handle: s.createExportSchedule},
+		{method: "DELETE", pattern: "/api/v1/export/schedules/{id}", action: access.ProjectList, resource: own, handle: s.deleteExportSchedule},
 	}
 }
 

@@ -361,6 +361,7 @@ func (a *App) Run(ctx context.Context) error {
 	background.Go(func() { a.guard.run(bg) })
 	background.Go(func() { a.watchAlerts(bg) })
 	background.Go(func() { a.stream(bg) })
+	background.Go(func() { a.exportLoop(bg) })
 	defer func() {
 		stopBackground()
 		background.Wait()

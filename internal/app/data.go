@@ -48,6 +48,7 @@ func (a *App) openData() error {
 	a.objects.Policy = a.policy
 	a.objects.ReadOnly = a.guard.Err
 	a.objects.OnAlert = a.objectAlert
+	a.objects.Schedules = a.db.ExportSchedules()
 	a.objects.MaxScanSize = maxScan
 	return nil
 }

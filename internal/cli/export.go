@@ -56,7 +56,7 @@ goes to standard output unverified; check it with strongroom export verify.`,
 	}
 	cmd.Flags().StringVar(&tenant, "tenant", "", "the tenant to export (default: yours)")
 	cmd.Flags().StringVar(&out, "out", "", "the file to write; it must not exist")
-	cmd.AddCommand(e.exportVerifyCommand())
+	cmd.AddCommand(e.exportVerifyCommand(), e.exportScheduleCommand())
 	return cmd
 }
 

@@ -96,6 +96,9 @@ type ExportInput struct {
 	// the system's temporary directory if empty. They are removed before
 	// ExportArchive returns.
 	TempDir string
+	// ExcludeProject, if set, is a project left out of the export: the
+	// one a scheduled export stores its archives in.
+	ExcludeProject ProjectID
 }
 
 // ExportArchive writes every visible object of a tenant with its
@@ -141,7 +144,7 @@ func (s *Service) ExportArchive(ctx context.Context, w io.Writer, in ExportInput
 	lw := bufio.NewWriter(list)
 	enc := json.NewEncoder(lw)
 	enc.SetEscapeHTML(false)
-	err = s.exportObjects(ctx, op, tenant, map[string]string{"format": "tar"}, func(o *exportedObject) error {
+	err = s.exportObjects(ctx, op, tenant, in.ExcludeProject, map[string]string{"format": "tar"}, func(o *exportedObject) error {
 		path := ArchivePath(o.info.Project, o.info.Name, o.dir)
 		sum, err := aw.add(path, o.info.Size, o.info.Modified, o.body)
 		if err != nil {

@@ -35,7 +35,7 @@ func (s *Service) ExportObjects(ctx context.Context, fn func(info *ObjectInfo, b
 	if err != nil {
 		return err
 	}
-	return s.exportObjects(ctx, op, p.Tenant, nil, func(o *exportedObject) error { return fn(o.info, o.body) })
+	return s.exportObjects(ctx, op, p.Tenant, "", nil, func(o *exportedObject) error { return fn(o.info, o.body) })
 }
 
 // exportedObject is one object of an export.
@@ -48,8 +48,9 @@ type exportedObject struct {
 }
 
 // exportObjects authorises an export of tenant, records it, and calls fn
-// with each object. details, if set, are added to the recorded event.
-func (s *Service) exportObjects(ctx context.Context, op string, tenant strongroom.TenantID, details map[string]string, fn func(*exportedObject) error) error {
+// with each object of every project but exclude. details, if set, are
+// added to the recorded event.
+func (s *Service) exportObjects(ctx context.Context, op string, tenant strongroom.TenantID, exclude ProjectID, details map[string]string, fn func(*exportedObject) error) error {
 	p, err := principal(ctx, op)
 	if err != nil {
 		return err
@@ -66,7 +67,7 @@ func (s *Service) exportObjects(ctx context.Context, op string, tenant strongroo
 	}
 	var projects []*Project
 	for _, pr := range all {
-		if access.Decide(p, access.ProjectRead, projectResource(pr)).Allow {
+		if pr.ID != exclude && access.Decide(p, access.ProjectRead, projectResource(pr)).Allow {
 			projects = append(projects, pr)
 		}
 	}
@@ -82,6 +83,9 @@ func (s *Service) exportObjects(ctx context.Context, op string, tenant strongroo
 	}
 	if details == nil {
 		details = map[string]string{}
+	}
+	if exclude != "" {
+		details["excluded_project"] = string(exclude)
 	}
 	details["projects"] = strconv.Itoa(len(projects))
 	details["objects"] = strconv.FormatInt(count, 10)

@@ -96,6 +96,8 @@ type Service struct {
 	// MaxScanSize limits without examining it, so without this bound a
 	// large upload would pass unscanned (DAT-3).
 	MaxScanSize int64
+	// Schedules keeps scheduled exports; without it they are refused.
+	Schedules ScheduleStore
 
 	store   Store
 	blobs   blob.Store
