@@ -40,6 +40,7 @@ const (
 	UserCreate        Action = "user.create"
 	UserRead          Action = "user.read"
 	UserSuspend       Action = "user.suspend"
+	UserOffboard      Action = "user.offboard"
 	UserUnlock        Action = "user.unlock"
 	UserResetPassword Action = "user.reset_password"
 	UserRestrict      Action = "user.set_restrictions"
@@ -174,7 +175,7 @@ func Decide(p strongroom.Principal, a Action, r Resource) Decision {
 			return allow(p.Role)
 		}
 		return deny("ACC-2", "%s needs the tenant administrator or auditor role", verb(a))
-	case TenantAdmin, UserCreate, UserSuspend, UserUnlock, UserResetPassword, UserRestrict, UserManageSSHKeys, GroupCreate, GroupMembers:
+	case TenantAdmin, UserCreate, UserSuspend, UserOffboard, UserUnlock, UserResetPassword, UserRestrict, UserManageSSHKeys, GroupCreate, GroupMembers:
 		if p.Role == RoleAdmin {
 			return allow("tenant administrator")
 		}
@@ -239,7 +240,7 @@ func decideAuditRead(p strongroom.Principal, r Resource) Decision {
 
 var verbs = map[Action]string{
 	TenantCreate: "create tenants", TenantList: "list all tenants", TenantRead: "read the tenant", TenantAdmin: "change tenant settings",
-	UserCreate: "create users", UserRead: "read users", UserSuspend: "suspend users", UserUnlock: "unlock users",
+	UserCreate: "create users", UserRead: "read users", UserSuspend: "suspend users", UserUnlock: "unlock users", UserOffboard: "offboard users",
 	UserResetPassword: "reset passwords", UserRestrict: "set login restrictions", UserManageSSHKeys: "manage SSH keys",
 	UserMakeOperator: "create operators", GroupCreate: "create groups", GroupRead: "read groups",
 	GroupMembers: "change group members", SelfRead: "read account details", SelfPassword: "change the password",

@@ -27,6 +27,7 @@ func (s *Server) identityRoutes() []route {
 		{method: "GET", pattern: "/api/v1/users", action: access.UserRead, resource: s.tenantScoped("user"), handle: s.listUsers},
 		{method: "GET", pattern: "/api/v1/users/{user}", action: access.UserRead, resource: s.userResource, handle: s.getUser},
 		{method: "POST", pattern: "/api/v1/users/{user}/suspend", action: access.UserSuspend, resource: s.userResource, handle: s.suspendUser},
+		{method: "POST", pattern: "/api/v1/users/{user}/offboard", action: access.UserOffboard, resource: s.userResource, handle: s.offboardUser},
 		{method: "POST", pattern: "/api/v1/users/{user}/unlock", action: access.UserUnlock, resource: s.userResource, handle: s.unlockUser},
 		{method: "POST", pattern: "/api/v1/users/{user}/reset-password", action: access.UserResetPassword, resource: s.userResource, handle: s.resetPassword},
 		{method: "POST", pattern: "/api/v1/users/{user}/ssh-keys", action: access.UserManageSSHKeys, resource: s.userResource, handle: s.addSSHKey},

@@ -53,6 +53,9 @@ func (a *App) listenSFTP() error {
 		return strongroom.E(op, strongroom.Unavailable, fmt.Sprintf("cannot listen on %s for sftp", c.Addr), err)
 	}
 	a.sftp = &sftpListener{srv: srv, ln: ln}
+	// Suspension, offboarding and revocation close the user's SFTP
+	// connections at once, not at the next poll (ACC-6).
+	a.identity.OnSessionsEnded = srv.CheckUser
 	return nil
 }
 

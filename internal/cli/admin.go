@@ -170,6 +170,7 @@ func (e *env) userCommand() *cobra.Command {
 	cmd.AddCommand(create, list,
 		userAction("show NAME", "Show a user", "", none),
 		suspend,
+		e.offboardCommand(),
 		userAction("unlock NAME", "Lift a lockout (IAM-4)", "unlock", func() (any, error) { return map[string]string{}, nil }),
 		reset,
 		e.setRestrictionsCommand(),

@@ -114,6 +114,12 @@ type Service struct {
 	// ID has been committed, so that administrators can be told at once
 	// (IAM-4, AUD-7). It must not block.
 	OnLockout func(ctx context.Context, u *User, l Lockout, locked bool)
+	// OnSessionsEnded, if set, is called after a committed change ended
+	// sessions of a user (suspension, offboarding, revocation, a password
+	// reset), so that a transport holding live connections of the user,
+	// such as the SFTP server, checks them at once instead of at its next
+	// poll (ACC-6). It must not block.
+	OnSessionsEnded func(user strongroom.UserID)
 	// Mailer sends the password expiry reminders of
 	// RemindPasswordExpiry (IAM-2). If nil, none are sent.
 	Mailer Mailer

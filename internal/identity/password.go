@@ -354,6 +354,7 @@ func (s *Service) SetPassword(ctx context.Context, id strongroom.UserID, passwor
 	if err != nil {
 		return wrap(op, err)
 	}
+	s.sessionsEnded(u.ID)
 	s.log.InfoContext(ctx, "password reset", "user", u)
 	return nil
 }

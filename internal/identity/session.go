@@ -321,6 +321,7 @@ func (s *Service) RevokeSession(ctx context.Context, user strongroom.UserID, id 
 	if err != nil {
 		return wrap(op, err)
 	}
+	s.sessionsEnded(user)
 	return nil
 }
 
@@ -340,6 +341,9 @@ func (s *Service) RevokeSessions(ctx context.Context, user strongroom.UserID) (i
 	})
 	if err != nil {
 		return 0, wrap(op, err)
+	}
+	if n > 0 {
+		s.sessionsEnded(user)
 	}
 	return n, nil
 }

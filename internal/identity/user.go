@@ -227,6 +227,7 @@ func (s *Service) SuspendUser(ctx context.Context, id strongroom.UserID, reason 
 		return nil, wrap(op, err)
 	}
 	if changed {
+		s.sessionsEnded(u.ID)
 		s.log.InfoContext(ctx, "user suspended", "user", u)
 	}
 	return u, nil

@@ -192,7 +192,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			}
 			return err
 		}
-		c := &conn{s: s, nc: nc}
+		c := &conn{s: s, nc: nc, kick: make(chan struct{}, 1)}
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
@@ -257,6 +257,24 @@ func (s *Server) closeConns() {
 	}
 }
 
+// CheckUser checks the sessions of user's connections now rather than at
+// their next poll: identity.Service calls it, through OnSessionsEnded,
+// when a committed change ended the user's sessions, so that a suspended
+// or offboarded user's connections close at once (ACC-6). It never
+// blocks.
+func (s *Server) CheckUser(user strongroom.UserID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		if si := c.signedIn(); si != nil && si.User.ID == user {
+			select {
+			case c.kick <- struct{}{}:
+			default: // a check is due already
+			}
+		}
+	}
+}
+
 func (s *Server) checkEvery() time.Duration {
 	if s.CheckEvery > 0 {
 		return s.CheckEvery
@@ -275,7 +293,14 @@ type conn struct {
 	user     string // the name the client gave
 	active   atomic.Bool
 	lastSeen atomic.Int64 // Unix nanoseconds of the last data from the client
+	// kick asks watch to check the session now (Server.CheckUser).
+	kick chan struct{}
+	// live is si once the connection signed in, for Server.CheckUser.
+	live atomic.Pointer[identity.SSHSignIn]
 }
+
+// signedIn returns the connection's sign-in, or nil before it.
+func (c *conn) signedIn() *identity.SSHSignIn { return c.live.Load() }
 
 // serve runs the connection: authentication, then its channels, until the
 // client leaves or the session ends.
@@ -300,6 +325,7 @@ func (c *conn) serve() {
 	}
 	defer sc.Close()
 	c.nc.SetDeadline(time.Time{})
+	c.live.Store(c.si)
 	ctx, cancel := context.WithCancel(strongroom.WithPrincipal(c.ctx, c.si.Principal))
 	defer cancel()
 	c.ctx = ctx
@@ -465,6 +491,7 @@ func (c *conn) watch(ctx context.Context, sc *ssh.ServerConn, log *slog.Logger) 
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-c.kick:
 		}
 		if idle := c.s.IdleTimeout; idle > 0 && time.Since(time.Unix(0, c.lastSeen.Load())) >= idle {
 			log.InfoContext(ctx, "SSH connection idle; closing it", "idle_timeout", idle)
