@@ -73,6 +73,7 @@ const (
 	ProjectRead   Action = "project.read"
 	ProjectAdmin  Action = "project.admin" // retention and object lock
 	ProjectDelete Action = "project.delete"
+	ProjectShare  Action = "project.share" // grant and revoke access to the project (ACC-3)
 	ObjectList    Action = "object.list"
 	ObjectRead    Action = "object.read"
 	ObjectWrite   Action = "object.write"
@@ -87,6 +88,55 @@ type Resource struct {
 	Tenant strongroom.TenantID
 	Owner  strongroom.UserID
 	Name   string
+	// Grant is what the principal's grants give on the resource (a
+	// project): the strongest of its unexpired grants to the principal
+	// and to the groups the principal is in (ACC-2, ACC-3). The caller
+	// finds it; PermNone when there are none.
+	Grant Permission
+}
+
+// Permission is what a grant on a project gives, each level including
+// the ones below it (ACC-3).
+type Permission int
+
+// Permissions of a grant.
+const (
+	PermNone   Permission = iota
+	PermRead              // list and read objects
+	PermWrite             // also write and delete objects
+	PermManage            // also change the project's settings and its grants
+)
+
+var permNames = [...]string{"none", "read", "write", "manage"}
+
+func (p Permission) String() string {
+	if p < 0 || int(p) >= len(permNames) {
+		return fmt.Sprintf("Permission(%d)", int(p))
+	}
+	return permNames[p]
+}
+
+// ParsePermission parses "read", "write" or "manage".
+func ParsePermission(s string) (Permission, error) {
+	for i, n := range permNames[1:] {
+		if s == n {
+			return Permission(i + 1), nil
+		}
+	}
+	return PermNone, strongroom.E("access.ParsePermission", strongroom.Invalid, fmt.Sprintf("permission %q is not read, write or manage", s))
+}
+
+// needs is the grant each data action needs; PermNone: no grant is enough.
+func needs(a Action) Permission {
+	switch a {
+	case ProjectRead, ObjectList, ObjectRead:
+		return PermRead
+	case ObjectWrite, ObjectDelete:
+		return PermWrite
+	case ProjectAdmin, ProjectShare:
+		return PermManage
+	}
+	return PermNone
 }
 
 func (r Resource) String() string {
@@ -186,16 +236,18 @@ func Decide(p strongroom.Principal, a Action, r Resource) Decision {
 
 func isData(a Action) bool {
 	switch a {
-	case ProjectCreate, ProjectList, ProjectRead, ProjectAdmin, ProjectDelete, ObjectList, ObjectRead, ObjectWrite, ObjectDelete:
+	case ProjectCreate, ProjectList, ProjectRead, ProjectAdmin, ProjectDelete, ProjectShare, ObjectList, ObjectRead, ObjectWrite, ObjectDelete:
 		return true
 	}
 	return false
 }
 
 // decideData: tenant data is reached only from within its tenant, by the
-// project's owner or the tenant's administrators (ACC-1, ACC-2). Being an
-// operator gives no access to another tenant's data (ACC-7); auditors read
-// the trail, not the data.
+// project's owner, the tenant's administrators, or the holders of a grant
+// on the project strong enough for the action (ACC-1, ACC-2, ACC-3);
+// deleting a project stays with its owner and the administrators. Being
+// an operator gives no access to another tenant's data (ACC-7); auditors
+// read the trail, not the data.
 func decideData(p strongroom.Principal, a Action, r Resource) Decision {
 	if r.Tenant != p.Tenant {
 		if p.Operator {
@@ -216,6 +268,12 @@ func decideData(p strongroom.Principal, a Action, r Resource) Decision {
 	}
 	if r.Owner != "" && r.Owner == p.User {
 		return allow("project owner")
+	}
+	if need := needs(a); need != PermNone && r.Grant >= need {
+		return allow(r.Grant.String() + " grant")
+	}
+	if need := needs(a); need != PermNone && r.Grant != PermNone {
+		return deny("ACC-3", "your %s grant on this project does not let you %s; it needs %s", r.Grant, verb(a), need)
 	}
 	return deny("ACC-2", "you may %s only in your own projects; ask the owner or an administrator for access", verb(a))
 }
@@ -247,7 +305,7 @@ var verbs = map[Action]string{
 	SelfMFA: "manage second factors", SelfSessions: "manage sessions", SelfKeys: "manage access keys",
 	AuditRead:     "read the audit trail",
 	ProjectCreate: "create projects", ProjectList: "list projects", ProjectRead: "read this project",
-	ProjectAdmin: "change this project's settings", ProjectDelete: "delete this project",
+	ProjectAdmin: "change this project's settings", ProjectDelete: "delete this project", ProjectShare: "share this project",
 	ObjectList: "list objects", ObjectRead: "read objects", ObjectWrite: "write objects", ObjectDelete: "delete objects",
 }
 

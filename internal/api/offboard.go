@@ -17,6 +17,7 @@ type OffboardView struct {
 	AccessKeys    int      `json:"access_keys_revoked"`
 	SSHKeys       int      `json:"ssh_keys_removed"`
 	Groups        int      `json:"groups_left"`
+	Grants        int      `json:"grants_removed"`
 	SecondFactors int      `json:"second_factors_removed"`
 	RecoveryCodes int      `json:"recovery_codes_removed"`
 }
@@ -38,7 +39,7 @@ func (s *Server) offboardUser(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, OffboardView{
 		User: s.userView(r, off.User), AlreadyDone: off.AlreadyDone, SessionsEnded: off.Sessions,
-		AccessKeys: off.AccessKeys, SSHKeys: off.SSHKeys, Groups: off.Groups,
+		AccessKeys: off.AccessKeys, SSHKeys: off.SSHKeys, Groups: off.Groups, Grants: off.Grants,
 		SecondFactors: off.TOTP + off.Passkeys, RecoveryCodes: off.Recovery,
 	})
 	return nil

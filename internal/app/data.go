@@ -116,6 +116,11 @@ func (a *App) sweepData(ctx context.Context) {
 	} else if n > 0 {
 		a.log.Info("aborted stale multipart uploads", "count", n)
 	}
+	if n, err := a.objects.ExpireGrants(ctx, 1000); err != nil && ctx.Err() == nil {
+		a.log.Error("removing expired grants", "err", err)
+	} else if n > 0 {
+		a.log.Info("removed expired grants", "count", n)
+	}
 	if _, err := a.objects.SweepBlobs(ctx); err != nil && ctx.Err() == nil {
 		a.log.Error("deleting blobs of deleted objects", "err", err)
 	}

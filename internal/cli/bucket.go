@@ -49,6 +49,7 @@ func (e *env) bucketCommand() *cobra.Command {
 			return nil
 		},
 	}, e.bucketSetCommand(show))
+	cmd.AddCommand(e.grantCommands()...)
 	return cmd
 }
 

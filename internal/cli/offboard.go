@@ -21,7 +21,7 @@ func (e *env) offboardCommand() *cobra.Command {
 		Long: `Offboard a user in one action (ACC-6): the user can never sign in again by any
 path; their web and SFTP sessions end at once; their access keys are
 revoked, so presigned URLs signed with them stop working; their SSH keys,
-group memberships, second factors and recovery codes are removed. All of it
+group memberships, project grants, second factors and recovery codes are removed. All of it
 is recorded in the audit trail with the reason. It cannot be undone: a
 returning person gets a new user.`,
 		Args: cobra.ExactArgs(1),
@@ -42,8 +42,8 @@ returning person gets a new user.`,
 					return
 				}
 				fmt.Fprintf(w, "offboarded %s\n", v.User.Name)
-				fmt.Fprintln(w, "SESSIONS ENDED\tACCESS KEYS REVOKED\tSSH KEYS REMOVED\tGROUPS LEFT\tSECOND FACTORS REMOVED\tRECOVERY CODES REMOVED")
-				fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%d\t%d\n", v.SessionsEnded, v.AccessKeys, v.SSHKeys, v.Groups, v.SecondFactors, v.RecoveryCodes)
+				fmt.Fprintln(w, "SESSIONS ENDED\tACCESS KEYS REVOKED\tSSH KEYS REMOVED\tGROUPS LEFT\tGRANTS REMOVED\tSECOND FACTORS REMOVED\tRECOVERY CODES REMOVED")
+				fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%d\t%d\t%d\n", v.SessionsEnded, v.AccessKeys, v.SSHKeys, v.Groups, v.Grants, v.SecondFactors, v.RecoveryCodes)
 			})
 		},
 	}

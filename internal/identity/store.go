@@ -84,6 +84,10 @@ type Tx interface {
 	// service failed to check (ACC-1). It returns Conflict if the user is
 	// a member already.
 	AddGroupMember(ctx context.Context, m GroupMember) error
+	// DeleteGrantsOfUser deletes the project grants given to the user
+	// (not to their groups) and returns how many there were: offboarding
+	// removes them (ACC-6).
+	DeleteGrantsOfUser(ctx context.Context, user strongroom.UserID) (int, error)
 	// RemoveGroupMember removes user from group. It returns NotFound if
 	// the user is not a member.
 	RemoveGroupMember(ctx context.Context, group strongroom.GroupID, user strongroom.UserID) error

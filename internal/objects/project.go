@@ -61,9 +61,15 @@ func (s *Service) findProject(ctx context.Context, op string, a access.Action, n
 	if err != nil {
 		return p, nil, err
 	}
-	var pr *Project
+	var (
+		pr  *Project
+		res access.Resource
+	)
 	err = s.store.View(ctx, func(tx Tx) (err error) {
-		pr, err = tx.FindProjectByName(ctx, p.Tenant, name)
+		if pr, err = tx.FindProjectByName(ctx, p.Tenant, name); err != nil {
+			return err
+		}
+		res, err = s.resource(ctx, tx, p, pr)
 		return err
 	})
 	if strongroom.Is(err, strongroom.NotFound) {
@@ -72,7 +78,7 @@ func (s *Service) findProject(ctx context.Context, op string, a access.Action, n
 	if err != nil {
 		return p, nil, wrap(op, err)
 	}
-	if err := s.decide(ctx, op, p, a, projectResource(pr), name); err != nil {
+	if err := s.decide(ctx, op, p, a, res, name); err != nil {
 		return p, nil, err
 	}
 	return p, pr, nil
@@ -104,16 +110,24 @@ func (s *Service) Projects(ctx context.Context) ([]*Project, error) {
 	if err := s.decide(ctx, op, p, access.ProjectList, access.Resource{Kind: "project", Tenant: p.Tenant}, ""); err != nil {
 		return nil, err
 	}
-	var all []*Project
+	var (
+		all    []*Project
+		grants map[ProjectID]access.Permission
+	)
 	if err := s.store.View(ctx, func(tx Tx) (err error) {
-		all, err = tx.FindProjects(ctx, p.Tenant)
+		if all, err = tx.FindProjects(ctx, p.Tenant); err != nil {
+			return err
+		}
+		grants, err = tx.EffectivePermissions(ctx, p.Tenant, p.User, s.now())
 		return err
 	}); err != nil {
 		return nil, wrap(op, err)
 	}
 	var out []*Project
 	for _, pr := range all {
-		if access.Decide(p, access.ProjectRead, projectResource(pr)).Allow {
+		r := projectResource(pr)
+		r.Grant = grants[pr.ID]
+		if access.Decide(p, access.ProjectRead, r).Allow {
 			out = append(out, pr)
 		}
 	}

@@ -56,11 +56,15 @@ func (s *Service) findObject(ctx context.Context, op string, a access.Action, pr
 	}
 	var (
 		pr     *Project
+		res    access.Resource
 		rec    *ObjectRecord
 		recErr error
 	)
 	err = s.store.View(ctx, func(tx Tx) (err error) {
 		if pr, err = tx.FindProjectByName(ctx, p.Tenant, project); err != nil {
+			return err
+		}
+		if res, err = s.resource(ctx, tx, p, pr); err != nil {
 			return err
 		}
 		if recErr = ValidObjectName(name); recErr == nil {
@@ -74,7 +78,7 @@ func (s *Service) findObject(ctx context.Context, op string, a access.Action, pr
 	if err != nil {
 		return p, nil, nil, nil, wrap(op, err)
 	}
-	if err := s.decide(ctx, op, p, a, projectResource(pr), project); err != nil {
+	if err := s.decide(ctx, op, p, a, res, project); err != nil {
 		return p, nil, nil, nil, err
 	}
 	if recErr == nil && rec.Status != StatusClean {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"strongroom"
+	"strongroom/internal/access"
 	"strongroom/internal/audit"
 )
 
@@ -54,6 +55,27 @@ type Tx interface {
 	// DeleteProject removes the project. NotFound if absent; Conflict if
 	// it still holds objects or uploads.
 	DeleteProject(ctx context.Context, id ProjectID) error
+
+	// CreateGrant stores g. Conflict if the grantee holds a grant on the
+	// project already; NotFound if the project, user or group is not one
+	// of g's tenant (the store refuses cross-tenant grants itself).
+	CreateGrant(ctx context.Context, g *Grant) error
+	// FindGrants returns the project's grants, expired ones included,
+	// oldest first.
+	FindGrants(ctx context.Context, project ProjectID) ([]*Grant, error)
+	// DeleteGrant deletes the project's grant of that ID. NotFound if
+	// there is none.
+	DeleteGrant(ctx context.Context, project ProjectID, id string) error
+	// FindExpiredGrants returns up to limit grants that expired at or
+	// before at, every tenant's, earliest first.
+	FindExpiredGrants(ctx context.Context, at time.Time, limit int) ([]*Grant, error)
+	// EffectivePermission returns the strongest permission user holds on
+	// project at time at, through grants to the user or to a group the
+	// user is in; access.PermNone if none.
+	EffectivePermission(ctx context.Context, project ProjectID, user strongroom.UserID, at time.Time) (access.Permission, error)
+	// EffectivePermissions is EffectivePermission for every project of
+	// the tenant on which user holds a grant.
+	EffectivePermissions(ctx context.Context, tenant strongroom.TenantID, user strongroom.UserID, at time.Time) (map[ProjectID]access.Permission, error)
 
 	// CreateObject stores o. Conflict if its project holds an object of
 	// the same NameMAC (the service deletes the one it replaces first).
