@@ -49,6 +49,7 @@ func (a *App) openData() error {
 	a.objects.ReadOnly = a.guard.Err
 	a.objects.OnAlert = a.objectAlert
 	a.objects.Schedules = a.db.ExportSchedules()
+	a.objects.OnRequest = a.requestNotice
 	a.objects.MaxScanSize = maxScan
 	return nil
 }
@@ -115,6 +116,11 @@ func (a *App) sweepData(ctx context.Context) {
 		a.log.Error("aborting stale multipart uploads", "aborted", n, "err", err)
 	} else if n > 0 {
 		a.log.Info("aborted stale multipart uploads", "count", n)
+	}
+	if n, err := a.objects.ExpireRequests(ctx, 1000); err != nil && ctx.Err() == nil {
+		a.log.Error("expiring access requests", "err", err)
+	} else if n > 0 {
+		a.log.Info("access requests lapsed undecided", "count", n)
 	}
 	if n, err := a.objects.ExpireGrants(ctx, 1000); err != nil && ctx.Err() == nil {
 		a.log.Error("removing expired grants", "err", err)

@@ -22,6 +22,7 @@ type Offboarding struct {
 	SSHKeys     int // removed
 	Groups      int // memberships removed
 	Grants      int // project grants to the user removed
+	Requests    int // pending access requests cancelled
 	TOTP        int // second factors removed: TOTP seeds,
 	Passkeys    int // security keys and passkeys,
 	Recovery    int // and recovery codes
@@ -32,6 +33,7 @@ type Offboarding struct {
 // transaction the user becomes offboarded for good, every session ends
 // (web and SFTP), every access key is revoked, every SSH key, group
 // membership, project grant, second factor and recovery code is removed,
+// every pending access request is cancelled,
 // and all of it is
 // recorded: one privileged "user.offboard" event listing what went, with
 // the events of the removals themselves (ACC-8). Afterwards no sign-in of
@@ -96,6 +98,9 @@ func (s *Service) OffboardUser(ctx context.Context, id strongroom.UserID, reason
 		if off.Grants, err = tx.DeleteGrantsOfUser(ctx, u.ID); err != nil {
 			return err
 		}
+		if off.Requests, err = tx.CancelRequestsOf(ctx, u.ID, now); err != nil {
+			return err
+		}
 		if off.TOTP, err = tx.DeleteTOTPFactors(ctx, u.ID); err != nil {
 			return err
 		}
@@ -115,7 +120,8 @@ func (s *Service) OffboardUser(ctx context.Context, id strongroom.UserID, reason
 		e := s.event(ctx, now, "user.offboard", audit.ClassAccountChange, u.Tenant, string(u.ID), map[string]string{
 			"name": u.Name, "reason": reason, "sessions_ended": strconv.Itoa(off.Sessions),
 			"access_keys_revoked": strconv.Itoa(off.AccessKeys), "ssh_keys_removed": strconv.Itoa(off.SSHKeys),
-			"groups_left": strconv.Itoa(off.Groups), "grants_removed": strconv.Itoa(off.Grants), "second_factors_removed": strconv.Itoa(off.TOTP + off.Passkeys),
+			"groups_left": strconv.Itoa(off.Groups), "grants_removed": strconv.Itoa(off.Grants),
+			"requests_cancelled": strconv.Itoa(off.Requests), "second_factors_removed": strconv.Itoa(off.TOTP + off.Passkeys),
 			"recovery_codes_removed": strconv.Itoa(off.Recovery),
 		})
 		e.Privileged, e.Clause = true, "ACC-6"

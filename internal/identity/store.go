@@ -88,6 +88,9 @@ type Tx interface {
 	// (not to their groups) and returns how many there were: offboarding
 	// removes them (ACC-6).
 	DeleteGrantsOfUser(ctx context.Context, user strongroom.UserID) (int, error)
+	// CancelRequestsOf cancels the user's pending access requests and
+	// returns how many there were, for offboarding (ACC-6).
+	CancelRequestsOf(ctx context.Context, user strongroom.UserID, at time.Time) (int, error)
 	// RemoveGroupMember removes user from group. It returns NotFound if
 	// the user is not a member.
 	RemoveGroupMember(ctx context.Context, group strongroom.GroupID, user strongroom.UserID) error

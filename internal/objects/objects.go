@@ -98,6 +98,11 @@ type Service struct {
 	MaxScanSize int64
 	// Schedules keeps scheduled exports; without it they are refused.
 	Schedules ScheduleStore
+	// OnRequest, if set, is told of each step of an access request after
+	// it is committed, so that approvers and requesters can be mailed
+	// (ACC-4). The tenant's administrators are approvers too: To names
+	// only the project's owner and manage holders. It must not block.
+	OnRequest func(ctx context.Context, n RequestNotice)
 
 	store   Store
 	blobs   blob.Store

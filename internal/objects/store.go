@@ -69,6 +69,20 @@ type Tx interface {
 	// FindExpiredGrants returns up to limit grants that expired at or
 	// before at, every tenant's, earliest first.
 	FindExpiredGrants(ctx context.Context, at time.Time, limit int) ([]*Grant, error)
+	// CreateAccessRequest stores r.
+	CreateAccessRequest(ctx context.Context, r *AccessRequest) error
+	// FindAccessRequest returns the request of that ID. NotFound if none.
+	FindAccessRequest(ctx context.Context, id string) (*AccessRequest, error)
+	// FindAccessRequests returns the tenant's requests, newest first, only
+	// the pending ones if pending.
+	FindAccessRequests(ctx context.Context, tenant strongroom.TenantID, pending bool) ([]*AccessRequest, error)
+	// DecideAccessRequest sets the status and decision fields of a pending
+	// request. Conflict, changing nothing, if it is no longer pending.
+	DecideAccessRequest(ctx context.Context, r *AccessRequest) error
+	// FindLapsedAccessRequests returns up to limit pending requests, every
+	// tenant's, whose ExpiresAt is at or before at.
+	FindLapsedAccessRequests(ctx context.Context, at time.Time, limit int) ([]*AccessRequest, error)
+
 	// EffectivePermission returns the strongest permission user holds on
 	// project at time at, through grants to the user or to a group the
 	// user is in; access.PermNone if none.
