@@ -266,6 +266,7 @@ func (a *App) listen(cert tls.Certificate) error {
 	apiServer.Register(mux)
 	consoleServer := console.New(a.log, a.identity, clientAddr)
 	consoleServer.Now = a.now
+	consoleServer.Objects = a.objects
 	consoleServer.Register(mux)
 	s3 := a.s3Handler(clientAddr)
 	// One listener serves the S3-compatible API, the JSON API and the

@@ -59,6 +59,7 @@ import (
 	"strongroom/internal/access"
 	"strongroom/internal/api"
 	"strongroom/internal/identity"
+	"strongroom/internal/objects"
 	"strongroom/internal/policy"
 )
 
@@ -70,6 +71,9 @@ type Server struct {
 
 	// Now returns the current time. If nil, time.Now is used.
 	Now func() time.Time
+	// Objects serves the data plane's pages (access requests); without
+	// it they answer 503.
+	Objects *objects.Service
 }
 
 // New returns a Server over the identity service. clientAddr tells the
@@ -119,6 +123,13 @@ type call struct {
 
 func (c *call) String() string { return "request of " + c.p.Name }
 
+// tenantData is the resource of the pages on the caller's tenant's data:
+// its members and administrators pass, auditors do not; the objects
+// service decides each call.
+func tenantData(_ *http.Request, p strongroom.Principal) (access.Resource, error) {
+	return access.Resource{Kind: "tenant data", Tenant: p.Tenant}, nil
+}
+
 // LogValue implements slog.LogValuer without the token.
 func (c *call) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
@@ -149,6 +160,11 @@ func (s *Server) routes() []route {
 		{method: "POST", pattern: "/password/check", action: access.SelfPassword, resource: api.Self("user"), handle: s.checkPassword, limited: true},
 
 		{method: "GET", pattern: "/me", action: access.SelfRead, resource: api.Self("user"), handle: s.mePage},
+		{method: "GET", pattern: "/requests", action: access.ProjectList, resource: tenantData, handle: s.requestsPage},
+		{method: "POST", pattern: "/requests", action: access.ProjectList, resource: tenantData, handle: s.createRequest},
+		{method: "POST", pattern: "/requests/{id}/approve", action: access.ProjectList, resource: tenantData, handle: s.decideRequest(true)},
+		{method: "POST", pattern: "/requests/{id}/deny", action: access.ProjectList, resource: tenantData, handle: s.decideRequest(false)},
+		{method: "POST", pattern: "/requests/{id}/cancel", action: access.ProjectList, resource: tenantData, handle: s.cancelRequest},
 		{method: "POST", pattern: "/me/sessions/{id}/revoke", action: access.SelfSessions, resource: api.Self("session"), handle: s.revokeSession},
 		{method: "POST", pattern: "/me/keys", action: access.SelfKeys, resource: api.Self("access key"), handle: s.createKey},
 		{method: "POST", pattern: "/me/keys/{id}/revoke", action: access.SelfKeys, resource: api.Self("access key"), handle: s.revokeKey},
