@@ -80,7 +80,7 @@ func (s *Server) Register(mux *http.ServeMux) {
 // authorisation matrix from it.
 func (s *Server) Routes() []route {
 	var rs []route
-	for _, part := range [][]route{s.identityRoutes(), s.selfRoutes(), s.restrictRoutes(), s.directoryRoutes(), s.auditRoutes(), s.tenantKeyRoutes(), s.projectRoutes(), s.requestRoutes()} {
+	for _, part := range [][]route{s.identityRoutes(), s.selfRoutes(), s.restrictRoutes(), s.directoryRoutes(), s.auditRoutes(), s.tenantKeyRoutes(), s.projectRoutes(), s.requestRoutes(), s.reviewRoutes()} {
 		rs = append(rs, part...)
 	}
 	rs = append(rs, s.webauthnRoutes()...)

@@ -50,6 +50,7 @@ func (a *App) openData() error {
 	a.objects.OnAlert = a.objectAlert
 	a.objects.Schedules = a.db.ExportSchedules()
 	a.objects.OnRequest = a.requestNotice
+	a.objects.ReportSigner = a.auditSigner
 	a.objects.MaxScanSize = maxScan
 	return nil
 }
@@ -116,6 +117,16 @@ func (a *App) sweepData(ctx context.Context) {
 		a.log.Error("aborting stale multipart uploads", "aborted", n, "err", err)
 	} else if n > 0 {
 		a.log.Info("aborted stale multipart uploads", "count", n)
+	}
+	if n, err := a.objects.StartDueReviews(ctx); err != nil && ctx.Err() == nil {
+		a.log.Error("starting scheduled access reviews", "err", err)
+	} else if n > 0 {
+		a.log.Info("started scheduled access reviews", "count", n)
+	}
+	if n, err := a.objects.CloseDueReviews(ctx); err != nil && ctx.Err() == nil {
+		a.log.Error("closing access reviews past their deadline", "err", err)
+	} else if n > 0 {
+		a.log.Info("closed access reviews past their deadline", "count", n)
 	}
 	if n, err := a.objects.ExpireRequests(ctx, 1000); err != nil && ctx.Err() == nil {
 		a.log.Error("expiring access requests", "err", err)

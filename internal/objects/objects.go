@@ -42,6 +42,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"strongroom"
 	"strongroom/internal/access"
 	"strongroom/internal/audit"
@@ -103,6 +105,9 @@ type Service struct {
 	// (ACC-4). The tenant's administrators are approvers too: To names
 	// only the project's owner and manage holders. It must not block.
 	OnRequest func(ctx context.Context, n RequestNotice)
+	// ReportSigner signs the reports of closed access reviews: the audit
+	// trail's key, so that its public key checks them.
+	ReportSigner note.Signer
 
 	store   Store
 	blobs   blob.Store

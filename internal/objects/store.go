@@ -69,6 +69,28 @@ type Tx interface {
 	// FindExpiredGrants returns up to limit grants that expired at or
 	// before at, every tenant's, earliest first.
 	FindExpiredGrants(ctx context.Context, at time.Time, limit int) ([]*Grant, error)
+	// CreateReview stores a campaign with its items.
+	CreateReview(ctx context.Context, c *ReviewCampaign, items []*ReviewItem) error
+	// FindReviews returns the tenant's campaigns, newest first.
+	FindReviews(ctx context.Context, tenant strongroom.TenantID) ([]*ReviewCampaign, error)
+	// FindReview returns a campaign and its items. NotFound if none.
+	FindReview(ctx context.Context, id string) (*ReviewCampaign, []*ReviewItem, error)
+	// UpdateReviewItem stores the decision and outcome of an item.
+	UpdateReviewItem(ctx context.Context, it *ReviewItem) error
+	// CloseReview records a campaign closed with its signed report.
+	CloseReview(ctx context.Context, id string, at time.Time, report string) error
+	// FindDueReviews returns the open campaigns whose deadline is at or
+	// before at, every tenant's.
+	FindDueReviews(ctx context.Context, at time.Time) ([]*ReviewCampaign, error)
+	// FindMemberships returns the tenant's group memberships.
+	FindMemberships(ctx context.Context, tenant strongroom.TenantID) ([]Membership, error)
+	// RemoveGroupMember removes user from group. NotFound if not a member.
+	RemoveGroupMember(ctx context.Context, group strongroom.GroupID, user strongroom.UserID) error
+	// LastDataUse returns when user last read or wrote tenant data in the
+	// retained audit trail, on the project named if project is not
+	// empty; zero if never.
+	LastDataUse(ctx context.Context, tenant strongroom.TenantID, user strongroom.UserID, project string) (time.Time, error)
+
 	// CreateAccessRequest stores r.
 	CreateAccessRequest(ctx context.Context, r *AccessRequest) error
 	// FindAccessRequest returns the request of that ID. NotFound if none.
