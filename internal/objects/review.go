@@ -419,7 +419,8 @@ func (s *Service) CloseDueReviews(ctx context.Context) (int, error) {
 
 // StartDueReviews starts, for every tenant with projects, a campaign when
 // the last one began longer ago than the profile's reviews.access_review
-// (or there was none), ending DefaultReviewWindow later. It returns how
+// (for the first, when the tenant's first project is that old), ending
+// DefaultReviewWindow later. It returns how
 // many it started. The maintenance sweep calls it.
 func (s *Service) StartDueReviews(ctx context.Context) (int, error) {
 	const op = "objects.StartDueReviews"
@@ -434,18 +435,30 @@ func (s *Service) StartDueReviews(ctx context.Context) (int, error) {
 		if err != nil {
 			return err
 		}
-		seen := map[strongroom.TenantID]bool{}
+		// A tenant's first review is due a cadence after its first
+		// project: until then there is nothing old enough to review.
+		first := map[strongroom.TenantID]time.Time{}
+		var order []strongroom.TenantID
 		for _, pr := range all {
-			if seen[pr.Tenant] {
-				continue
+			t, ok := first[pr.Tenant]
+			if !ok {
+				order = append(order, pr.Tenant)
 			}
-			seen[pr.Tenant] = true
-			cs, err := tx.FindReviews(ctx, pr.Tenant)
+			if !ok || pr.CreatedAt.Before(t) {
+				first[pr.Tenant] = pr.CreatedAt
+			}
+		}
+		for _, tenant := range order {
+			cs, err := tx.FindReviews(ctx, tenant)
 			if err != nil {
 				return err
 			}
-			if len(cs) == 0 || now.Sub(cs[0].CreatedAt) >= cadence {
-				tenants = append(tenants, pr.Tenant)
+			since := first[tenant]
+			if len(cs) > 0 {
+				since = cs[0].CreatedAt
+			}
+			if now.Sub(since) >= cadence {
+				tenants = append(tenants, tenant)
 			}
 		}
 		return nil

@@ -182,3 +182,36 @@ func TestAccessReview(t *testing.T) {
 		t.Errorf("escalated campaign items %+v", items)
 	}
 }
+
+// TestStartDueReviews: the first review of a tenant starts a cadence after
+// its first project, the next a cadence after the one before.
+func TestStartDueReviews(t *testing.T) {
+	f := newFixture(t, "")
+	cadence := policy.Baseline().Reviews.AccessReview.Std()
+	if _, err := f.svc.CreateProject(f.alice, "reports"); err != nil {
+		t.Fatal(err)
+	}
+	count := func() int {
+		cs, err := f.svc.Reviews(f.adam)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(cs)
+	}
+	f.advance(cadence - time.Hour)
+	if n, err := f.svc.StartDueReviews(context.Background()); err != nil || n != 0 || count() != 0 {
+		t.Fatalf("before the cadence: started %d, %v", n, err)
+	}
+	f.advance(time.Hour)
+	if n, err := f.svc.StartDueReviews(context.Background()); err != nil || n != 1 || count() != 1 {
+		t.Fatalf("at the cadence: started %d, %v", n, err)
+	}
+	f.advance(cadence / 2)
+	if n, _ := f.svc.StartDueReviews(context.Background()); n != 0 {
+		t.Errorf("half a cadence after the last review: started %d", n)
+	}
+	f.advance(cadence / 2)
+	if n, _ := f.svc.StartDueReviews(context.Background()); n != 1 || count() != 2 {
+		t.Errorf("a cadence after the last review: started %d", n)
+	}
+}
