@@ -11,10 +11,10 @@ import (
 	"strongroom/internal/api"
 )
 
-// accessReviewCommand is `strongroom review access` (ACC-5).
+// accessReviewCommand is `strongroom access-review` (ACC-5).
 func (e *env) accessReviewCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "access",
+		Use:   "access-review",
 		Short: "Access reviews: confirm or revoke every grant and group membership (tenant administrators)",
 		Long: `An access review lists every grant on the tenant's projects and every group
 membership, with its last use from the audit trail (ACC-5). Keep or revoke

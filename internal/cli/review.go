@@ -40,6 +40,6 @@ func (e *env) auditReviewCommand() *cobra.Command {
 	signoff.Flags().StringVar(&tenant, "tenant", "", "tenant whose review it is (default: yours)")
 	signoff.Flags().BoolVar(&platform, "platform", false, "the platform's review (operators)")
 	signoff.Flags().StringVar(&note, "note", "", "remarks recorded with the sign-off")
-	cmd.AddCommand(signoff, e.accessReviewCommand())
+	cmd.AddCommand(signoff)
 	return cmd
 }
