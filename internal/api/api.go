@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"time"
 
+	"strongroom/internal/access"
 	"strongroom/internal/audit"
 	"strongroom/internal/identity"
 	"strongroom/internal/objects"
@@ -74,6 +75,23 @@ func (s *Server) Register(mux *http.ServeMux) {
 		s.mount(api, rt)
 	}
 	mux.Handle("/api/", http.NewCrossOriginProtection().Handler(api))
+}
+
+// RouteInfo describes one route for the authorisation matrix: what the
+// route table says it does. Action is empty for public routes.
+type RouteInfo struct {
+	Method, Pattern string
+	Action          access.Action
+}
+
+// RouteTable returns the API's route table; the authorisation matrix test
+// is generated from it, so a new route cannot go unchecked.
+func RouteTable() []RouteInfo {
+	var out []RouteInfo
+	for _, rt := range (&Server{}).Routes() {
+		out = append(out, RouteInfo{Method: rt.method, Pattern: rt.pattern, Action: rt.action})
+	}
+	return out
 }
 
 // Routes returns the route table of the API; tests derive the

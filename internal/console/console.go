@@ -173,6 +173,16 @@ func (s *Server) routes() []route {
 
 // Register adds the console's pages to mux, each behind the cross-origin
 // check.
+// RouteTable returns the console's route table; the authorisation matrix
+// test is generated from it.
+func RouteTable() []api.RouteInfo {
+	var out []api.RouteInfo
+	for _, rt := range (&Server{}).routes() {
+		out = append(out, api.RouteInfo{Method: rt.method, Pattern: rt.pattern, Action: rt.action})
+	}
+	return out
+}
+
 func (s *Server) Register(mux *http.ServeMux) {
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
