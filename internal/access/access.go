@@ -174,6 +174,9 @@ const (
 	RoleMember  = "member"
 	RoleAdmin   = "admin"
 	RoleAuditor = "auditor"
+	// RoleSupport is an operator acting in a tenant through a support
+	// grant (ACC-7): it reads the tenant's data and changes none of it.
+	RoleSupport = "support"
 )
 
 // Decide returns whether p may perform a on r. It is a pure function of its
@@ -258,6 +261,13 @@ func decideData(p strongroom.Principal, a Action, r Resource) Decision {
 	}
 	if p.Role == RoleAuditor {
 		return deny("ACC-2", "auditors read the audit trail, not tenant data")
+	}
+	if p.Role == RoleSupport {
+		switch a {
+		case ProjectList, ProjectRead, ObjectList, ObjectRead:
+			return Decision{Allow: true, Reason: "support grant", Clause: "ACC-7"}
+		}
+		return deny("ACC-7", "a support grant reads the tenant's data and changes none of it")
 	}
 	switch a {
 	case ProjectCreate, ProjectList:

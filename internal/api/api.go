@@ -98,7 +98,7 @@ func RouteTable() []RouteInfo {
 // authorisation matrix from it.
 func (s *Server) Routes() []route {
 	var rs []route
-	for _, part := range [][]route{s.identityRoutes(), s.selfRoutes(), s.restrictRoutes(), s.directoryRoutes(), s.auditRoutes(), s.tenantKeyRoutes(), s.projectRoutes(), s.requestRoutes(), s.reviewRoutes()} {
+	for _, part := range [][]route{s.identityRoutes(), s.selfRoutes(), s.restrictRoutes(), s.directoryRoutes(), s.auditRoutes(), s.tenantKeyRoutes(), s.projectRoutes(), s.requestRoutes(), s.reviewRoutes(), s.supportRoutes()} {
 		rs = append(rs, part...)
 	}
 	rs = append(rs, s.webauthnRoutes()...)

@@ -22,6 +22,7 @@ type rule struct {
 	need         access.Permission
 	audit        bool // a tenant's trail: its administrators and auditors; the platform's: operators
 	signOff      bool // as audit, but administrators only
+	supportReads bool // an operator's support grant (ACC-7) allows it in its tenant
 }
 
 var (
@@ -54,10 +55,10 @@ var (
 		access.AuditRead:         {audit: true},
 		access.AuditSignOff:      {signOff: true},
 		access.ProjectCreate:     {data: true, roles: membersAdmins},
-		access.ProjectList:       {data: true, roles: membersAdmins},
-		access.ProjectRead:       {data: true, need: access.PermRead},
-		access.ObjectList:        {data: true, need: access.PermRead},
-		access.ObjectRead:        {data: true, need: access.PermRead},
+		access.ProjectList:       {data: true, supportReads: true, roles: membersAdmins},
+		access.ProjectRead:       {data: true, supportReads: true, need: access.PermRead},
+		access.ObjectList:        {data: true, supportReads: true, need: access.PermRead},
+		access.ObjectRead:        {data: true, supportReads: true, need: access.PermRead},
 		access.ObjectWrite:       {data: true, need: access.PermWrite},
 		access.ObjectDelete:      {data: true, need: access.PermWrite},
 		access.ProjectAdmin:      {data: true, need: access.PermManage},
@@ -97,6 +98,9 @@ func (r rule) expect(p strongroom.Principal, sc scenario) bool {
 		if !sameTenant || p.Role == access.RoleAuditor {
 			return false
 		}
+		if p.Role == access.RoleSupport {
+			return r.supportReads
+		}
 		if len(r.roles) > 0 {
 			return slices.Contains(r.roles, p.Role)
 		}
@@ -133,6 +137,8 @@ func TestAuthorisationMatrix(t *testing.T) {
 		{User: "usr_admin", Tenant: "ten_a", Name: "admin", Role: access.RoleAdmin},
 		{User: "usr_member", Tenant: "ten_a", Name: "member", Role: access.RoleMember},
 		{User: "usr_auditor", Tenant: "ten_a", Name: "auditor", Role: access.RoleAuditor},
+		// An operator acting through a support grant on tenant ten_a.
+		{User: "usr_op", Tenant: "ten_a", Name: "op", Role: access.RoleSupport, Operator: true},
 		{},
 	}
 	scenarios := func(p strongroom.Principal) []scenario {
@@ -213,6 +219,8 @@ func describe(p strongroom.Principal) string {
 	switch {
 	case p.User == "":
 		return "nobody"
+	case p.Role == access.RoleSupport:
+		return "operator with a support grant"
 	case p.Operator:
 		return "operator"
 	}

@@ -66,7 +66,7 @@ func (e *env) rootCommand() *cobra.Command {
 	root.AddCommand(e.initCommand(), e.serveCommand(), e.policyCommand(),
 		e.loginCommand(), e.logoutCommand(), e.tenantCommand(), e.userCommand(), e.groupCommand(),
 		e.keyCommand(), e.mfaCommand(), e.adminCommand(), e.auditCommand(),
-		e.bucketCommand(), e.requestCommand(), e.accessReviewCommand(), e.exportCommand())
+		e.bucketCommand(), e.requestCommand(), e.accessReviewCommand(), e.supportCommand(), e.exportCommand())
 	return root
 }
 

@@ -91,6 +91,16 @@ type Tx interface {
 	// empty; zero if never.
 	LastDataUse(ctx context.Context, tenant strongroom.TenantID, user strongroom.UserID, project string) (time.Time, error)
 
+	// CreateSupportGrant stores g.
+	CreateSupportGrant(ctx context.Context, g *SupportGrant) error
+	// FindSupportGrant returns NotFound if there is no grant of that ID.
+	FindSupportGrant(ctx context.Context, id string) (*SupportGrant, error)
+	// FindSupportGrants returns the tenant's support grants (every
+	// tenant's if tenant is ""), newest first.
+	FindSupportGrants(ctx context.Context, tenant strongroom.TenantID) ([]*SupportGrant, error)
+	// EndSupportGrant records a grant ended early. Conflict if it ended.
+	EndSupportGrant(ctx context.Context, id string, at time.Time, by strongroom.UserID) error
+
 	// CreateAccessRequest stores r.
 	CreateAccessRequest(ctx context.Context, r *AccessRequest) error
 	// FindAccessRequest returns the request of that ID. NotFound if none.
