@@ -88,17 +88,25 @@ func (a *App) s3Handler(clientAddr api.ClientAddr) *s3api.Handler {
 	}
 }
 
-// objectAlert tells administrators of malware at once (AUD-7).
+// objectAlert tells administrators at once of malware (AUD-7) and of an
+// access review that escalated unconfirmed access (ACC-5).
 func (a *App) objectAlert(ctx context.Context, al objects.Alert) {
-	a.log.WarnContext(ctx, "malware found", "tenant", al.Tenant, "subject", al.Subject)
+	event, what := "object.malware", "malware found"
+	if al.Kind == "review" {
+		event, what = "review.escalated", "access review escalated"
+	}
+	a.log.WarnContext(ctx, what, "tenant", al.Tenant, "subject", al.Subject)
 	ctx = context.WithoutCancel(ctx)
 	go func() {
-		to, err := a.recipients(ctx, al.Tenant, true)
+		to, err := a.recipients(ctx, al.Tenant, al.Kind != "review")
 		if err != nil {
-			a.log.ErrorContext(ctx, "cannot find whom to alert of malware", "err", err)
+			a.log.ErrorContext(ctx, "cannot find whom to alert", "event", event, "err", err)
 		}
 		data := map[string]string{"tenant_id": string(al.Tenant), "subject": al.Subject, "clause": "AUD-7"}
-		a.alert(ctx, to, "object.malware", data, "Strongroom alert: "+al.Subject, al.Body)
+		if al.Kind == "review" {
+			data["clause"] = "ACC-5"
+		}
+		a.alert(ctx, to, event, data, "Strongroom alert: "+al.Subject, al.Body)
 	}()
 }
 
