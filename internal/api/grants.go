@@ -87,12 +87,7 @@ func (s *Server) grantSpec(r *http.Request, req GrantRequest) (objects.GrantSpec
 // grantViews describes grants, naming users and groups.
 func (s *Server) grantViews(r *http.Request, project string, gs ...*objects.Grant) []GrantView {
 	ctx := r.Context()
-	userName := func(id strongroom.UserID) string {
-		if u, err := s.ids.FindUserByID(ctx, id); err == nil {
-			return u.Name
-		}
-		return string(id)
-	}
+	userName := UserNames(ctx, s.ids)
 	now := s.now()
 	out := make([]GrantView, 0, len(gs))
 	for _, g := range gs {

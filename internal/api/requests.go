@@ -61,22 +61,7 @@ type DecisionBody struct {
 }
 
 func (s *Server) requestViews(r *http.Request, rs ...*objects.AccessRequest) []RequestView {
-	ctx := r.Context()
-	names := map[strongroom.UserID]string{}
-	name := func(id strongroom.UserID) string {
-		if id == "" {
-			return ""
-		}
-		if n, ok := names[id]; ok {
-			return n
-		}
-		n := string(id)
-		if u, err := s.ids.FindUserByID(ctx, id); err == nil {
-			n = u.Name
-		}
-		names[id] = n
-		return n
-	}
+	name := UserNames(r.Context(), s.ids)
 	out := make([]RequestView, 0, len(rs))
 	for _, q := range rs {
 		v := RequestView{

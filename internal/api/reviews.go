@@ -50,15 +50,7 @@ type ReviewItemView struct {
 
 func (s *Server) reviewView(r *http.Request, c *objects.ReviewCampaign, items []*objects.ReviewItem) ReviewView {
 	ctx := r.Context()
-	user := func(id strongroom.UserID) string {
-		if id == "" {
-			return ""
-		}
-		if u, err := s.ids.FindUserByID(ctx, id); err == nil {
-			return u.Name
-		}
-		return string(id)
-	}
+	user := UserNames(ctx, s.ids)
 	projects := map[objects.ProjectID]string{}
 	if s.Objects != nil {
 		if ps, err := s.Objects.Projects(ctx); err == nil {

@@ -3,11 +3,7 @@ package app
 import (
 	"bytes"
 	"context"
-	"fmt"
-	"io"
 	"net/http"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -68,33 +64,7 @@ func TestOffboardEndsEverything(t *testing.T) {
 	o := newOpenSSH(t, ta)
 	guard, cancel := context.WithTimeout(ctx, time.Minute) // a guard against a hang: the poll is an hour away
 	defer cancel()
-	cmd := exec.CommandContext(guard, "sftp", append(o.options(keyAuth(alice)...), "-P", o.port, alice.Name+"@"+o.host)...)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer stdin.Close()
-	fmt.Fprintln(stdin, "ls /")
-	buf := make([]byte, 4096)
-	var seen strings.Builder
-	for !strings.Contains(seen.String(), "reports") {
-		n, err := stdout.Read(buf)
-		if err != nil {
-			t.Fatalf("sftp ended before listing: %v\n%s", err, seen.String())
-		}
-		seen.Write(buf[:n])
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	go io.Copy(io.Discard, stdout)
-
+	closed := liveSFTP(t, guard, o, alice, "ls /", "reports")
 	off, err := ta.identity.OffboardUser(setupCtx(), alice.ID, "left the company")
 	if err != nil {
 		t.Fatal(err)
@@ -103,17 +73,7 @@ func TestOffboardEndsEverything(t *testing.T) {
 	if off.Sessions != 1 || off.AccessKeys != 1 || off.SSHKeys != 1 || off.User.Status != identity.StatusOffboarded {
 		t.Errorf("offboarding removed %+v; want one session, one access key, one SSH key", off)
 	}
-	// sftp notices the closed connection at its next request.
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for waiting := true; waiting; {
-		select {
-		case err = <-exited:
-			waiting = false
-		case <-tick.C:
-			fmt.Fprintln(stdin, "ls /")
-		}
-	}
+	err = closed()
 	if guard.Err() != nil {
 		t.Fatal("the SFTP connection of an offboarded user stayed open until the next poll")
 	}

@@ -904,7 +904,36 @@ func TestSFTPSuspensionEndsSession(t *testing.T) {
 	o := newOpenSSH(t, ta)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // a guard against a hang, not a measure
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "sftp", append(o.options(keyAuth(alice)...), "-P", o.port, alice.Name+"@"+o.host)...)
+	closed := liveSFTP(t, ctx, o, alice, "pwd", "Remote working directory")
+	sessions, err := ta.identity.FindSessions(context.Background(), alice.ID)
+	if err != nil || len(sessions) != 1 {
+		t.Fatalf("sessions of alice while connected: %v, %v; want one", sessions, err)
+	}
+	if _, err := ta.identity.SuspendUser(setupCtx(), alice.ID, "left the company"); err != nil {
+		t.Fatal(err)
+	}
+	err = closed()
+	if ctx.Err() != nil {
+		t.Fatal("the SFTP connection of a suspended user stayed open")
+	}
+	if err == nil {
+		t.Error("sftp exited cleanly; want the connection cut")
+	}
+	e := findEvent(t, ta, alice.Tenant, "session.end", string(sessions[0].ID))
+	if e.Details["end"] != "user_suspended" {
+		t.Errorf("session.end %+v; want user_suspended", e)
+	}
+}
+
+// liveSFTP starts an interactive OpenSSH sftp session of u under ctx,
+// sends first and waits until the output shows want. The returned
+// function waits for the connection to be closed by the server: the
+// client idles, and notices a closed connection at its next request, so
+// it is given one now and then until it exits; it returns sftp's exit
+// error.
+func liveSFTP(t *testing.T, ctx context.Context, o *openssh, u *sftpUser, first, want string) func() error {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, "sftp", append(o.options(keyAuth(u)...), "-P", o.port, u.Name+"@"+o.host)...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -916,48 +945,31 @@ func TestSFTPSuspensionEndsSession(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer stdin.Close()
-	fmt.Fprintln(stdin, "pwd")
+	t.Cleanup(func() { stdin.Close() })
+	fmt.Fprintln(stdin, first)
 	buf := make([]byte, 4096)
 	var seen strings.Builder
-	for !strings.Contains(seen.String(), "Remote working directory") {
+	for !strings.Contains(seen.String(), want) {
 		n, err := stdout.Read(buf)
 		if err != nil {
-			t.Fatalf("sftp ended before signing in: %v\n%s", err, seen.String())
+			t.Fatalf("sftp ended before %q: %v\n%s", want, err, seen.String())
 		}
 		seen.Write(buf[:n])
 	}
-	sessions, err := ta.identity.FindSessions(context.Background(), alice.ID)
-	if err != nil || len(sessions) != 1 {
-		t.Fatalf("sessions of alice while connected: %v, %v; want one", sessions, err)
-	}
-	if _, err := ta.identity.SuspendUser(setupCtx(), alice.ID, "left the company"); err != nil {
-		t.Fatal(err)
-	}
-	// The client idles; the server ends the connection. sftp notices at
-	// its next request, so it is given one now and then until it exits.
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	go io.Copy(io.Discard, stdout)
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for waiting := true; waiting; {
-		select {
-		case err = <-exited:
-			waiting = false
-		case <-tick.C:
-			fmt.Fprintln(stdin, "ls /") // pwd would not ask the server
+	return func() error {
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		go io.Copy(io.Discard, stdout)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case err := <-exited:
+				return err
+			case <-tick.C:
+				fmt.Fprintln(stdin, "ls /") // pwd would not ask the server
+			}
 		}
-	}
-	if ctx.Err() != nil {
-		t.Fatal("the SFTP connection of a suspended user stayed open")
-	}
-	if err == nil {
-		t.Error("sftp exited cleanly; want the connection cut")
-	}
-	e := findEvent(t, ta, alice.Tenant, "session.end", string(sessions[0].ID))
-	if e.Details["end"] != "user_suspended" {
-		t.Errorf("session.end %+v; want user_suspended", e)
 	}
 }
 

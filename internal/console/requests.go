@@ -7,6 +7,7 @@ import (
 
 	"strongroom"
 	"strongroom/internal/access"
+	"strongroom/internal/api"
 	"strongroom/internal/objects"
 	"strongroom/internal/yamlconf"
 )
@@ -28,21 +29,7 @@ func (s *Server) requestRows(r *http.Request, c *call) (*requestsView, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := map[strongroom.UserID]string{}
-	name := func(id strongroom.UserID) string {
-		if id == "" {
-			return ""
-		}
-		if n, ok := names[id]; ok {
-			return n
-		}
-		n := string(id)
-		if u, err := s.ids.FindUserByID(r.Context(), id); err == nil {
-			n = u.Name
-		}
-		names[id] = n
-		return n
-	}
+	name := api.UserNames(r.Context(), s.ids)
 	v := &requestsView{}
 	now := s.now()
 	for _, q := range rs {
