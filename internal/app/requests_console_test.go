@@ -4,11 +4,15 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/pquerna/otp/totp"
 
 	"strongroom"
+	"strongroom/internal/access"
 	"strongroom/internal/identity"
+	"strongroom/internal/objects"
 )
 
 // consoleMember creates a member of tenant with a password of their own,
@@ -121,5 +125,87 @@ func TestRequestsInChromium(t *testing.T) {
 	signIn("erin", "Meadow compass passphrase 52")
 	if s := text(t, ctx, "my-requests"); !strings.Contains(s, "denied") || !strings.Contains(s, "send me the fix") {
 		t.Errorf("erin's requests after the denial: %q", s)
+	}
+}
+
+// TestReviewsInChromium (ACC-5): in headless Chromium a tenant
+// administrator starts an access review, finds a member's grant in it
+// with its last use, and revokes it; the grant is gone at once.
+func TestReviewsInChromium(t *testing.T) {
+	chromium(t)
+	ta, _, _ := bootstrapped(t)
+	base := "https://" + ta.Addr("https")
+	bg := context.Background()
+	me, err := ta.identity.FindUserByName(bg, "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dave := consoleMember(t, ta, me.Tenant, "dave", "Harbour lantern passphrase 71")
+	erin := consoleMember(t, ta, me.Tenant, "erin", "Meadow compass passphrase 52")
+	carol, err := ta.identity.CreateUser(setupCtx(), me.Tenant, identity.UserSpec{Name: "carol", Role: identity.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const carolPassword = "Granite orchard passphrase 93"
+	if err := ta.identity.SetPassword(setupCtx(), carol.ID, "A temporary password 4 the test"); err != nil {
+		t.Fatal(err)
+	}
+	carolCtx := strongroom.WithPrincipal(bg, strongroom.Principal{User: carol.ID, Tenant: carol.Tenant, Name: carol.Name, Role: string(carol.Role)})
+	if err := ta.identity.ChangePassword(carolCtx, carol.ID, "A temporary password 4 the test", carolPassword); err != nil {
+		t.Fatal(err)
+	}
+	enr, err := ta.identity.BeginTOTP(carolCtx, carol.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ := totp.GenerateCode(enr.Secret, time.Now())
+	if _, err := ta.identity.ConfirmTOTP(carolCtx, carol.ID, code); err != nil {
+		t.Fatal(err)
+	}
+	daveCtx := strongroom.WithPrincipal(bg, strongroom.Principal{User: dave.ID, Tenant: dave.Tenant, Name: dave.Name, Role: string(dave.Role)})
+	if _, err := ta.objects.CreateProject(daveCtx, "ledger"); err != nil {
+		t.Fatal(err)
+	}
+	g, err := ta.objects.ShareProject(daveCtx, "ledger", objects.GrantSpec{User: erin.ID, Permission: access.PermRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ctx := newBrowser(t, ta)
+	next, _ := totp.GenerateCode(enr.Secret, time.Now().Add(30*time.Second))
+	browse(t, ctx, "open the sign-in page", chromedp.Navigate(base+"/login"))
+	browse(t, ctx, "sign in as carol", signInSteps("carol", carolPassword, next)...)
+	browse(t, ctx, "open the reviews page", chromedp.Navigate(base+"/reviews"))
+	if loc := location(t, ctx); loc != base+"/reviews" {
+		t.Fatalf("carol opening /reviews ended at %s", loc)
+	}
+	browse(t, ctx, "start a review", chromedp.Click(chromedp.ID("start")))
+	if m := text(t, ctx, "message"); !strings.Contains(m, "started") {
+		t.Fatalf("after starting the page says %q (error %q)", m, text(t, ctx, "error"))
+	}
+	rows, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSSAll(".review tr[id^=item-]")))
+	if err != nil || len(rows) == 0 {
+		t.Fatalf("review items shown: %d, %v", len(rows), err)
+	}
+	var erinRow string
+	for _, n := range rows {
+		id := n.AttributeValue("id")
+		if s := text(t, ctx, id); strings.Contains(s, "erin") && strings.Contains(s, "ledger") {
+			erinRow = id
+		}
+	}
+	if erinRow == "" {
+		t.Fatal("erin's grant is not in the review")
+	}
+	screenshot(t, ctx, "strongroom-console-reviews.png")
+	browse(t, ctx, "revoke erin's grant", chromedp.Click(chromedp.CSS("#"+erinRow+" button.revoke")))
+	if m := text(t, ctx, "message"); !strings.Contains(m, "Revoked") {
+		t.Errorf("after revoking the page says %q (error %q)", m, text(t, ctx, "error"))
+	}
+	if s := text(t, ctx, erinRow); !strings.Contains(s, "revoked") {
+		t.Errorf("erin's row after the revocation: %q", s)
+	}
+	if gs, err := ta.objects.ProjectGrants(daveCtx, "ledger"); err != nil || len(gs) != 0 {
+		t.Errorf("grants on ledger after the revocation in the console: %+v, %v (revoked %s)", gs, err, g.ID)
 	}
 }

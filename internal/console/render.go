@@ -22,7 +22,7 @@ var staticFS embed.FS
 // pages holds one template set per page: the layout and the page's
 // "content". The templates are part of the binary, so a broken one fails
 // every test at once.
-var pages = parsePages("login", "bootstrap", "expiring", "mfa", "password", "me", "error", "passkeys", "passkey-signin", "requests")
+var pages = parsePages("login", "bootstrap", "expiring", "mfa", "password", "me", "error", "passkeys", "passkey-signin", "requests", "reviews")
 
 func parsePages(names ...string) map[string]*template.Template {
 	funcs := template.FuncMap{
