@@ -25,6 +25,7 @@ func (s *Server) supportRoutes() []route {
 		{method: "POST", pattern: "/api/v1/support", action: access.TenantList, resource: operators, handle: s.openSupport},
 		{method: "GET", pattern: "/api/v1/support", action: access.TenantAdmin, resource: tenant, handle: s.listSupport},
 		{method: "POST", pattern: "/api/v1/support/{id}/end", action: access.TenantAdmin, resource: tenant, handle: s.endSupport},
+		{method: "POST", pattern: "/api/v1/support/{id}/approve", action: access.TenantAdmin, resource: tenant, handle: s.approveSupport},
 		{method: "GET", pattern: "/api/v1/support/{id}/projects/{project}/objects", action: access.TenantList, resource: operators, handle: s.supportList},
 		{method: "GET", pattern: "/api/v1/support/{id}/projects/{project}/objects/{key...}", action: access.TenantList, resource: operators, handle: s.supportGet},
 	}
@@ -39,7 +40,11 @@ type SupportView struct {
 	CreatedAt     time.Time  `json:"created_at"`
 	ExpiresAt     time.Time  `json:"expires_at"`
 	EndedAt       *time.Time `json:"ended_at,omitempty"`
-	Active        bool       `json:"active"`
+	// NeedsApproval: the grant waits for, or got, a tenant
+	// administrator's approval (accounts.support_approval).
+	NeedsApproval bool   `json:"needs_approval,omitempty"`
+	ApprovedBy    string `json:"approved_by,omitempty"`
+	Active        bool   `json:"active"`
 }
 
 // SupportRequest is the body of POST /api/v1/support.
@@ -59,7 +64,8 @@ type SupportObject struct {
 
 func (s *Server) supportView(r *http.Request, g *objects.SupportGrant) SupportView {
 	v := SupportView{ID: g.ID, Tenant: string(g.Tenant), Operator: string(g.Operator), Justification: g.Justification,
-		CreatedAt: g.CreatedAt, ExpiresAt: g.ExpiresAt, Active: g.Active(s.now())}
+		CreatedAt: g.CreatedAt, ExpiresAt: g.ExpiresAt, Active: g.Active(s.now()), NeedsApproval: g.NeedsApproval,
+		ApprovedBy: UserNames(r.Context(), s.ids)(g.ApprovedBy)}
 	if t, err := s.ids.FindTenantByID(r.Context(), g.Tenant); err == nil {
 		v.Tenant = t.Name
 	}
@@ -121,6 +127,18 @@ func (s *Server) endSupport(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := svc.EndSupport(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) approveSupport(w http.ResponseWriter, r *http.Request) error {
+	svc, err := s.objectsService()
+	if err != nil {
+		return err
+	}
+	if err := svc.ApproveSupport(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

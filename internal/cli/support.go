@@ -107,6 +107,15 @@ trail; the tenant's administrators list the grants and may end them.`,
 			return e.output(cmd, gs, func(w io.Writer) { show(w, gs...) })
 		},
 	}, &cobra.Command{
+		Use: "approve GRANT", Short: "Approve a support grant on your tenant (administrators, when the profile requires approval)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := e.call(cmd.Context(), "POST", "/api/v1/support/"+url.PathEscape(args[0])+"/approve", nil, map[string]string{}, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.Out, "approved support grant %s\n", args[0])
+			return nil
+		},
+	}, &cobra.Command{
 		Use: "end GRANT", Short: "End a support grant now", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := e.call(cmd.Context(), "POST", "/api/v1/support/"+url.PathEscape(args[0])+"/end", nil, map[string]string{}, nil); err != nil {

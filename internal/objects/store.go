@@ -98,6 +98,8 @@ type Tx interface {
 	// FindSupportGrants returns the tenant's support grants (every
 	// tenant's if tenant is ""), newest first.
 	FindSupportGrants(ctx context.Context, tenant strongroom.TenantID) ([]*SupportGrant, error)
+	// ApproveSupportGrant records a grant approved.
+	ApproveSupportGrant(ctx context.Context, id string, at time.Time, by strongroom.UserID) error
 	// EndSupportGrant records a grant ended early. Conflict if it ended.
 	EndSupportGrant(ctx context.Context, id string, at time.Time, by strongroom.UserID) error
 

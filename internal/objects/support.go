@@ -34,11 +34,16 @@ type SupportGrant struct {
 	ExpiresAt     time.Time
 	EndedAt       time.Time // zero unless ended early
 	EndedBy       strongroom.UserID
+	// NeedsApproval: the profile made the grant wait for one of the
+	// tenant's administrators (accounts.support_approval).
+	NeedsApproval bool
+	ApprovedBy    strongroom.UserID
+	ApprovedAt    time.Time
 }
 
 // Active reports whether g gives access at t.
 func (g *SupportGrant) Active(t time.Time) bool {
-	return g.EndedAt.IsZero() && t.Before(g.ExpiresAt)
+	return g.EndedAt.IsZero() && t.Before(g.ExpiresAt) && (!g.NeedsApproval || !g.ApprovedAt.IsZero())
 }
 
 // OpenSupport opens a support grant of the calling operator on tenant.
@@ -69,14 +74,15 @@ func (s *Service) OpenSupport(ctx context.Context, tenant strongroom.TenantID, j
 		return nil, strongroom.E(op, strongroom.Invalid, "name another tenant; an operator's own tenant needs no support access")
 	}
 	now := s.now()
-	g := &SupportGrant{ID: newID("sup_"), Tenant: tenant, Operator: p.User, Justification: justification, CreatedAt: now, ExpiresAt: now.Add(d)}
+	g := &SupportGrant{ID: newID("sup_"), Tenant: tenant, Operator: p.User, Justification: justification, CreatedAt: now, ExpiresAt: now.Add(d),
+		NeedsApproval: s.policy().Accounts.SupportApproval}
 	err = s.update(ctx, op, func(tx Tx) error {
 		if err := tx.CreateSupportGrant(ctx, g); err != nil {
 			return err
 		}
 		e := s.event(ctx, "support.open", tenant, g.ID, map[string]string{
 			"operator": string(p.User), "operator_name": p.Name, "justification": justification,
-			"expires_at": g.ExpiresAt.UTC().Format(time.RFC3339),
+			"expires_at": g.ExpiresAt.UTC().Format(time.RFC3339), "needs_approval": fmt.Sprint(g.NeedsApproval),
 		})
 		e.Class, e.Privileged, e.Clause = audit.ClassUserAccessManagement, true, "ACC-7"
 		return tx.AppendEvent(ctx, e)
@@ -108,6 +114,8 @@ func (s *Service) Support(ctx context.Context, id string) (context.Context, *Sup
 	switch {
 	case strongroom.Is(err, strongroom.NotFound) || err == nil && g.Operator != p.User:
 		err = strongroom.Denied(op, "ACC-7", "you have no support grant "+id)
+	case err == nil && g.NeedsApproval && g.ApprovedAt.IsZero() && g.EndedAt.IsZero() && s.now().Before(g.ExpiresAt):
+		err = strongroom.Denied(op, "ACC-7", fmt.Sprintf("support grant %s waits for an administrator of the tenant to approve it", id))
 	case err == nil && !g.Active(s.now()):
 		err = strongroom.Denied(op, "ACC-7", fmt.Sprintf("support grant %s has ended; open another, saying why", id))
 	}
@@ -152,6 +160,37 @@ func (s *Service) SupportGrants(ctx context.Context) (_ []*SupportGrant, err err
 	return gs, nil
 }
 
+// ApproveSupport approves a support grant waiting for approval; an
+// administrator of its tenant only. NotFound for anyone else; Conflict if
+// it needs no approval, has one, or has ended.
+func (s *Service) ApproveSupport(ctx context.Context, id string) (err error) {
+	const op = "objects.ApproveSupport"
+	defer s.failed(ctx, "support.approve", id, &err)
+	p, err := principal(ctx, op)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	return wrap(op, s.update(ctx, op, func(tx Tx) error {
+		g, err := tx.FindSupportGrant(ctx, id)
+		if err != nil {
+			return err
+		}
+		if g.Tenant != p.Tenant || p.Role != access.RoleAdmin {
+			return strongroom.E(op, strongroom.NotFound, fmt.Sprintf("support grant %s not found", id))
+		}
+		if !g.NeedsApproval || !g.ApprovedAt.IsZero() || !g.EndedAt.IsZero() || !now.Before(g.ExpiresAt) {
+			return strongroom.E(op, strongroom.Conflict, fmt.Sprintf("support grant %s does not wait for approval", id))
+		}
+		if err := tx.ApproveSupportGrant(ctx, id, now, p.User); err != nil {
+			return err
+		}
+		e := s.event(ctx, "support.approve", g.Tenant, g.ID, map[string]string{"operator": string(g.Operator)})
+		e.Class, e.Privileged, e.Clause = audit.ClassUserAccessManagement, true, "ACC-7"
+		return tx.AppendEvent(ctx, e)
+	}))
+}
+
 // EndSupport ends a support grant early: its operator or an administrator
 // of its tenant may.
 func (s *Service) EndSupport(ctx context.Context, id string) (err error) {
@@ -172,7 +211,7 @@ func (s *Service) EndSupport(ctx context.Context, id string) (err error) {
 		if !mine && !theirAdmin {
 			return strongroom.E(op, strongroom.NotFound, fmt.Sprintf("support grant %s not found", id))
 		}
-		if !g.Active(now) {
+		if !g.EndedAt.IsZero() || !now.Before(g.ExpiresAt) {
 			return strongroom.E(op, strongroom.Conflict, fmt.Sprintf("support grant %s has ended already", id))
 		}
 		if err := tx.EndSupportGrant(ctx, id, now, p.User); err != nil {

@@ -9,6 +9,7 @@ import (
 	"strongroom/internal/audit"
 	"strongroom/internal/identity"
 	"strongroom/internal/objects"
+	"strongroom/internal/policy"
 	"strongroom/internal/testenv"
 )
 
@@ -105,4 +106,51 @@ func TestSupportAccess(t *testing.T) {
 		t.Error("the operator reads tenant data without a grant")
 	}
 	_ = objects.MaxSupportDuration
+}
+
+// TestSupportApproval (ACC-7): under a profile with
+// accounts.support_approval, a support grant gives nothing until one of
+// the tenant's administrators approves it; members cannot approve.
+func TestSupportApproval(t *testing.T) {
+	f := newFixture(t, testenv.StartClamd(t).Addr)
+	p := policy.Baseline()
+	p.Accounts.SupportApproval = true
+	f.svc.Policy = p
+	bg := context.Background()
+	opCtx := strongroom.WithPrincipal(bg, strongroom.Principal{User: "usr_op", Name: "op", Operator: true})
+	globex := principalOf(f.bob).Tenant
+	opUser, err := f.ids.CreateUser(opCtx, globex, identity.UserSpec{Name: "oscar", Role: identity.RoleAdmin, Operator: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oscar := strongroom.WithPrincipal(bg, strongroom.Principal{User: opUser.ID, Tenant: globex, Name: "oscar", Role: "admin", Operator: true})
+	acme := principalOf(f.alice).Tenant
+	g, err := f.svc.OpenSupport(oscar, acme, "ticket 4713", 2*time.Hour)
+	if err != nil || !g.NeedsApproval {
+		t.Fatalf("OpenSupport = %+v, %v; want a grant waiting for approval", g, err)
+	}
+	if _, _, err := f.svc.Support(oscar, g.ID); !strongroom.Is(err, strongroom.Permission) {
+		t.Errorf("an unapproved grant: %v, want Permission", err)
+	}
+	if err := f.svc.ApproveSupport(f.alice, g.ID); !strongroom.Is(err, strongroom.NotFound) {
+		t.Errorf("a member approving: %v, want NotFound", err)
+	}
+	if err := f.svc.ApproveSupport(oscar, g.ID); !strongroom.Is(err, strongroom.NotFound) {
+		t.Errorf("the operator approving their own grant: %v, want NotFound", err)
+	}
+	if err := f.svc.ApproveSupport(f.adam, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.svc.Support(oscar, g.ID); err != nil {
+		t.Errorf("an approved grant: %v", err)
+	}
+	var approvals int
+	for _, e := range f.events(t, "support.approve") {
+		if e.Outcome == audit.Success && e.Tenant == acme && e.Privileged && e.Actor.User == principalOf(f.adam).User {
+			approvals++
+		}
+	}
+	if approvals != 1 {
+		t.Errorf("%d support.approve events by adam in the tenant's trail, want 1", approvals)
+	}
 }

@@ -301,6 +301,10 @@ type AccountPolicy struct {
 	// DormantDisableAfter disables an account unused for this long; 0
 	// never does.
 	DormantDisableAfter yamlconf.Duration `yaml:"dormant_disable_after"`
+	// SupportApproval makes an operator's support access to a tenant's
+	// data wait for one of the tenant's administrators to approve it
+	// (ACC-7).
+	SupportApproval bool `yaml:"support_approval"`
 }
 
 // TLSPolicy governs HTTPS listeners (DAT-1).

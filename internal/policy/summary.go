@@ -145,6 +145,8 @@ var settings = []setting{
 
 	{"accounts.dormant_disable_after", []string{"ACC-6"}, "accounts unused this long are disabled",
 		func(p *Profile) string { return durOr(p.Accounts.DormantDisableAfter, "never") }},
+	{"accounts.support_approval", []string{"ACC-7"}, "operator support access waits for a tenant administrator's approval",
+		func(p *Profile) string { return strconv.FormatBool(p.Accounts.SupportApproval) }},
 
 	{"tls.min_version", []string{"DAT-1"}, "oldest TLS version accepted",
 		func(p *Profile) string { return p.TLS.MinVersion }},

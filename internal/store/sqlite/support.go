@@ -10,7 +10,8 @@ import (
 	"strongroom/internal/objects"
 )
 
-const supportColumns = `id, tenant_id, operator, justification, created_at, expires_at, ended_at, ended_by`
+const supportColumns = `id, tenant_id, operator, justification, created_at, expires_at, ended_at, ended_by,
+	needs_approval, approved_by, approved_at`
 
 func scanSupport(s scanner) (*objects.SupportGrant, error) {
 	var (
@@ -19,7 +20,9 @@ func scanSupport(s scanner) (*objects.SupportGrant, error) {
 		created, expires string
 		endedAt, endedBy sql.NullString
 	)
-	if err := s.Scan(&g.ID, &tenant, &operator, &g.Justification, &created, &expires, &endedAt, &endedBy); err != nil {
+	var approvedBy, approvedAt sql.NullString
+	if err := s.Scan(&g.ID, &tenant, &operator, &g.Justification, &created, &expires, &endedAt, &endedBy,
+		&g.NeedsApproval, &approvedBy, &approvedAt); err != nil {
 		return nil, err
 	}
 	g.Tenant, g.Operator, g.EndedBy = strongroom.TenantID(tenant), strongroom.UserID(operator), strongroom.UserID(endedBy.String)
@@ -33,13 +36,18 @@ func scanSupport(s scanner) (*objects.SupportGrant, error) {
 	if g.EndedAt, err = parseNullTime(endedAt); err != nil {
 		return nil, err
 	}
+	g.ApprovedBy = strongroom.UserID(approvedBy.String)
+	if g.ApprovedAt, err = parseNullTime(approvedAt); err != nil {
+		return nil, err
+	}
 	return &g, nil
 }
 
 // CreateSupportGrant implements objects.Tx.
 func (tx *Tx) CreateSupportGrant(ctx context.Context, g *objects.SupportGrant) error {
-	_, err := tx.tx.ExecContext(ctx, `INSERT INTO support_grants (id, tenant_id, operator, justification, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		g.ID, string(g.Tenant), string(g.Operator), g.Justification, formatTime(g.CreatedAt), formatTime(g.ExpiresAt))
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO support_grants (id, tenant_id, operator, justification, created_at, expires_at, needs_approval)
+		VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		g.ID, string(g.Tenant), string(g.Operator), g.Justification, formatTime(g.CreatedAt), formatTime(g.ExpiresAt), g.NeedsApproval)
 	if err != nil {
 		return storeErr("sqlite.CreateSupportGrant", err, what{badRef: fmt.Sprintf("tenant %s not found", g.Tenant), badRefKind: strongroom.NotFound})
 	}
@@ -66,6 +74,12 @@ func (tx *Tx) FindSupportGrants(ctx context.Context, tenant strongroom.TenantID)
 		return nil, storeErr("sqlite.FindSupportGrants", err, what{})
 	}
 	return collect("sqlite.FindSupportGrants", rows, scanSupport)
+}
+
+// ApproveSupportGrant implements objects.Tx.
+func (tx *Tx) ApproveSupportGrant(ctx context.Context, id string, at time.Time, by strongroom.UserID) error {
+	res, err := tx.tx.ExecContext(ctx, `UPDATE support_grants SET approved_at = ?, approved_by = ? WHERE id = ? AND approved_at IS NULL`, formatTime(at), string(by), id)
+	return oneRow("sqlite.ApproveSupportGrant", res, err, fmt.Sprintf("support grant %s not waiting for approval", id))
 }
 
 // EndSupportGrant implements objects.Tx.
