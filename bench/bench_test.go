@@ -91,6 +91,8 @@ func TestParseFlagsRefuses(t *testing.T) {
 		{"nothing to measure", []string{"-cases", "none"}, "measures nothing"},
 		{"argument", []string{"minio"}, `unexpected argument "minio"`},
 		{"unknown flag", []string{"-fast"}, "-fast"},
+		{"bad SFTP size", []string{"-sftp", "-sftp-size", "1G"}, `"1G" is not a size`},
+		{"no SFTP files", []string{"-sftp", "-sftp-files", "0"}, "-sftp-files 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseFlags(tc.args, io.Discard)
@@ -394,5 +396,27 @@ func TestLastLine(t *testing.T) {
 	stderr := "time=... level=WARN msg=\"scanning disabled\"\nstrongroom: password refused (IAM-2)\n\n"
 	if got := lastLine(stderr); got != "strongroom: password refused (IAM-2)" {
 		t.Errorf("lastLine = %q", got)
+	}
+}
+
+// TestSFTPSettings: the -sftp flags parse, and the OpenSSH server measured
+// serves sftp only, by key only, on loopback.
+func TestSFTPSettings(t *testing.T) {
+	o, err := parseFlags([]string{"-sftp", "-sftp-size", "256MiB", "-sftp-files", "10", "-ciphers", "aes256-gcm@openssh.com"}, io.Discard)
+	if err != nil || !o.SFTP || o.SFTPSize != 256<<20 || o.SFTPFiles != 10 || o.Ciphers != "aes256-gcm@openssh.com" {
+		t.Fatalf("parseFlags = %+v, %v", o, err)
+	}
+	conf := sshdConfig(2200, "/d/host", "/d/auth", "/d/pid")
+	for _, want := range []string{"ListenAddress 127.0.0.1\n", "Port 2200\n", "PasswordAuthentication no\n", "Subsystem sftp internal-sftp\n", "AllowTcpForwarding no\n"} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("sshd_config lacks %q:\n%s", want, conf)
+		}
+	}
+	var b bytes.Buffer
+	writeSFTPReport(&b, &options{Runs: 3}, "v", []*sftpTarget{{name: "openssh"}, {name: targetStrongroom}, {name: targetClamd}}, []sftpResult{
+		{"openssh", "upload", 100, "MB/s"}, {targetStrongroom, "upload", 80, "MB/s"}, {targetClamd, "upload", 40, "MB/s"},
+	}, map[string]string{})
+	if !strings.Contains(b.String(), "| upload | 100.0 MB/s | 80.0 MB/s | 40.0 MB/s | 0.80 | 0.40 |") {
+		t.Errorf("report:\n%s", b.String())
 	}
 }

@@ -56,6 +56,12 @@ type options struct {
 	MinIOBin      string `json:"-"`
 	ClamdBin      string `json:"-"`
 	Clamd         string `json:"clamd,omitempty"`
+
+	// SFTP runs the SFTP comparison instead of the S3 one (sftp.go).
+	SFTP      bool   `json:"-"`
+	SFTPSize  int64  `json:"-"`
+	SFTPFiles int    `json:"-"`
+	Ciphers   string `json:"-"`
 }
 
 // parseFlags reads the command line. Usage errors are Kind Invalid; -h
@@ -86,6 +92,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.MinIOBin, "minio-bin", "", "minio binary to run (default: build it once into $(go env GOCACHE)/strongroom-bench/minio)")
 	fs.StringVar(&o.ClamdBin, "clamd-bin", "clamd", "clamd binary for strongroom-clamd when -clamd is empty")
 	fs.StringVar(&o.Clamd, "clamd", "", "address of a running clamd for strongroom-clamd, tcp://HOST:PORT or unix:///PATH (default: start a private one)")
+	var sftpSize string
+	fs.BoolVar(&o.SFTP, "sftp", false, "measure SFTP instead: Strongroom (scan off and on) against OpenSSH's sshd with internal-sftp, with the OpenSSH sftp client")
+	fs.StringVar(&sftpSize, "sftp-size", "1GiB", "size of the file of the SFTP upload and download cases")
+	fs.IntVar(&o.SFTPFiles, "sftp-files", 1000, "files of 4 KiB in the SFTP small-files case")
+	fs.StringVar(&o.Ciphers, "ciphers", "aes256-gcm@openssh.com,chacha20-poly1305@openssh.com", "SSH ciphers of the SFTP cases")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -113,6 +124,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			continue
 		}
 		o.Sizes = append(o.Sizes, n)
+	}
+	if o.SFTPSize, err = parseSize(sftpSize); err != nil {
+		bad("-sftp-size: %v", err)
+	}
+	if o.SFTPFiles < 1 {
+		bad("-sftp-files %d: at least one file", o.SFTPFiles)
 	}
 	if o.Small, err = parseSize(small); err != nil {
 		bad("-small: %v", err)

@@ -30,6 +30,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bench: %v\n", err)
 		return 2
 	}
+	if o.SFTP {
+		return runSFTP(ctx, o, stdout, stderr)
+	}
 	var r *report
 	if o.Render != "" {
 		r, err = loadReport(o.Render)

@@ -64,6 +64,8 @@ type strongroomOptions struct {
 	// off with scan.disabled, which the server allows only to measure the
 	// rest of the pipeline.
 	Clamd string
+	// SFTP is the SFTP listener's address; empty turns it off.
+	SFTP string
 }
 
 // benchUser is the administrator the harness creates on Strongroom.
@@ -94,7 +96,7 @@ func startStrongroom(ctx context.Context, dir string, opts strongroomOptions) (*
 	}
 	// The metrics and SFTP listeners are off so that several servers can run
 	// at once.
-	yaml := fmt.Sprintf("data: %q\nhttp:\n  addr: %q\nmetrics:\n  addr: \"\"\nsftp:\n  addr: \"\"\nlog:\n  level: warn\nscan:\n%s", data, addr, scan)
+	yaml := fmt.Sprintf("data: %q\nhttp:\n  addr: %q\nmetrics:\n  addr: \"\"\nsftp:\n  addr: %q\nlog:\n  level: warn\nscan:\n%s", data, addr, opts.SFTP, scan)
 	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
 		return nil, strongroom.E(op, strongroom.Internal, err)
 	}
