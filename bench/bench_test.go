@@ -32,6 +32,7 @@ func TestParseFlags(t *testing.T) {
 		Sizes:   []int64{1 << 20, 64 << 20}, Small: 1 << 10,
 		Streams: 4, Concurrency: 16, Duration: 10 * time.Second, Runs: 3,
 		RSSSize: 5 << 30, ClamdBin: "clamd",
+		SFTPSize: 1 << 30, SFTPFiles: 1000, Ciphers: "aes256-gcm@openssh.com,chacha20-poly1305@openssh.com",
 	}
 	for _, tc := range []struct {
 		name string
