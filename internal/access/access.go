@@ -50,6 +50,7 @@ const (
 	GroupCreate  Action = "group.create"
 	GroupRead    Action = "group.read"
 	GroupMembers Action = "group.members"
+	GroupRole    Action = "group.role" // the role a group gives its members
 
 	// Self-service actions: on the principal's own account only.
 	SelfRead     Action = "self.read"
@@ -228,7 +229,7 @@ func Decide(p strongroom.Principal, a Action, r Resource) Decision {
 			return allow(p.Role)
 		}
 		return deny("ACC-2", "%s needs the tenant administrator or auditor role", verb(a))
-	case TenantAdmin, UserCreate, UserSuspend, UserOffboard, UserUnlock, UserResetPassword, UserRestrict, UserManageSSHKeys, GroupCreate, GroupMembers:
+	case TenantAdmin, UserCreate, UserSuspend, UserOffboard, UserUnlock, UserResetPassword, UserRestrict, UserManageSSHKeys, GroupCreate, GroupMembers, GroupRole:
 		if p.Role == RoleAdmin {
 			return allow("tenant administrator")
 		}
@@ -311,7 +312,7 @@ var verbs = map[Action]string{
 	UserCreate: "create users", UserRead: "read users", UserSuspend: "suspend users", UserUnlock: "unlock users", UserOffboard: "offboard users",
 	UserResetPassword: "reset passwords", UserRestrict: "set login restrictions", UserManageSSHKeys: "manage SSH keys",
 	UserMakeOperator: "create operators", GroupCreate: "create groups", GroupRead: "read groups",
-	GroupMembers: "change group members", SelfRead: "read account details", SelfPassword: "change the password",
+	GroupMembers: "change group members", GroupRole: "set a group's role", SelfRead: "read account details", SelfPassword: "change the password",
 	SelfMFA: "manage second factors", SelfSessions: "manage sessions", SelfKeys: "manage access keys",
 	AuditRead:     "read the audit trail",
 	ProjectCreate: "create projects", ProjectList: "list projects", ProjectRead: "read this project",

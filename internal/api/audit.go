@@ -333,7 +333,18 @@ func (a *AuditSource) Entries(ctx context.Context, l *audit.DayLog, fn func(*aud
 		return err
 	}
 	defer body.Close()
-	return audit.ReadEntries(body, fn)
+	if l.Sealed() {
+		return audit.ReadEntries(body, fn)
+	}
+	// An open day grows while it is read: the server streams what it has
+	// now, which may be more than the checkpoint l was listed with. Those
+	// later entries are checked against a later checkpoint, next time.
+	return audit.ReadEntries(body, func(e *audit.Entry) error {
+		if e.Index >= l.Size {
+			return nil
+		}
+		return fn(e)
+	})
 }
 
 // stream sends a GET and returns the answer's body for the caller to

@@ -37,6 +37,7 @@ func (s *Server) identityRoutes() []route {
 		{method: "GET", pattern: "/api/v1/groups/{group}", action: access.GroupRead, resource: s.groupResource, handle: s.getGroup},
 		{method: "POST", pattern: "/api/v1/groups/{group}/members", action: access.GroupMembers, resource: s.groupResource, handle: s.addMember},
 		{method: "DELETE", pattern: "/api/v1/groups/{group}/members/{user}", action: access.GroupMembers, resource: s.groupResource, handle: s.removeMember},
+		{method: "PUT", pattern: "/api/v1/groups/{group}/role", action: access.GroupRole, resource: s.groupResource, handle: s.setGroupRole},
 	}
 }
 
@@ -110,6 +111,7 @@ type UserView struct {
 	Tenant             string            `json:"tenant"`
 	Email              string            `json:"email,omitempty"`
 	Role               string            `json:"role"`
+	GroupRole          string            `json:"group_role,omitempty"` // a stronger role a group gives, where looked up
 	Operator           bool              `json:"operator,omitempty"`
 	Status             string            `json:"status"`
 	Locked             bool              `json:"locked,omitempty"`
@@ -123,6 +125,9 @@ func (s *Server) userView(r *http.Request, u *identity.User) UserView {
 		ID: u.ID, Name: u.Name, Tenant: string(u.Tenant), Email: u.Email, Role: string(u.Role),
 		Operator: u.Operator, Status: string(u.Status), MustChangePassword: u.MustChangePassword,
 		CreatedAt: u.CreatedAt, Locked: u.LockedUntil.After(s.now()),
+	}
+	if u.EffectiveRole() != u.Role {
+		v.GroupRole = string(u.GroupRole)
 	}
 	if t, err := s.ids.FindTenantByID(r.Context(), u.Tenant); err == nil {
 		v.Tenant = t.Name
@@ -150,6 +155,7 @@ type GroupView struct {
 	ID        strongroom.GroupID  `json:"id"`
 	Name      string              `json:"name"`
 	Tenant    strongroom.TenantID `json:"tenant"`
+	Role      string              `json:"role,omitempty"` // the role the group gives its members
 	Members   []string            `json:"members,omitempty"`
 	CreatedAt time.Time           `json:"created_at"`
 }
@@ -325,6 +331,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Name string `json:"name"`
+		Role string `json:"role"`
 	}
 	if err := decode(r, &req); err != nil {
 		return err
@@ -337,7 +344,14 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, GroupView{ID: g.ID, Name: g.Name, Tenant: g.Tenant, CreatedAt: g.CreatedAt})
+	if req.Role != "" {
+		// The route's action allows tenant administrators, as group.role does.
+		if err := s.ids.SetGroupRole(r.Context(), g.ID, identity.Role(req.Role)); err != nil {
+			return err
+		}
+		g.Role = identity.Role(req.Role)
+	}
+	writeJSON(w, http.StatusCreated, groupView(g))
 	return nil
 }
 
@@ -352,10 +366,40 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := make([]GroupView, len(gs))
 	for i, g := range gs {
-		out[i] = GroupView{ID: g.ID, Name: g.Name, Tenant: g.Tenant, CreatedAt: g.CreatedAt}
+		out[i] = groupView(g)
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+func groupView(g *identity.Group) GroupView {
+	return GroupView{ID: g.ID, Name: g.Name, Tenant: g.Tenant, Role: string(g.Role), CreatedAt: g.CreatedAt}
+}
+
+// setGroupRole sets the role the group gives its members; "" or "none"
+// for none.
+func (s *Server) setGroupRole(w http.ResponseWriter, r *http.Request) error {
+	var req struct {
+		Role *string `json:"role"`
+	}
+	if err := decode(r, &req); err != nil {
+		return err
+	}
+	if req.Role == nil {
+		return strongroom.E("api.setGroupRole", strongroom.Invalid, `give the role: {"role": "admin"}, "auditor" or "none"`)
+	}
+	g, err := s.findGroup(r)
+	if err != nil {
+		return err
+	}
+	role := identity.Role(*req.Role)
+	if role == "none" {
+		role = ""
+	}
+	if err := s.ids.SetGroupRole(r.Context(), g.ID, role); err != nil {
+		return err
+	}
+	return s.getGroup(w, r)
 }
 
 func (s *Server) findGroup(r *http.Request) (*identity.Group, error) {
@@ -375,7 +419,8 @@ func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	v := GroupView{ID: g.ID, Name: g.Name, Tenant: g.Tenant, CreatedAt: g.CreatedAt, Members: []string{}}
+	v := groupView(g)
+	v.Members = []string{}
 	for _, m := range members {
 		v.Members = append(v.Members, m.Name)
 	}

@@ -31,9 +31,11 @@ func (s *Server) requestRoutes() []route {
 // RequestView is the JSON form of an access request.
 type RequestView struct {
 	ID            string     `json:"id"`
-	Project       string     `json:"project"`
+	Project       string     `json:"project,omitempty"`
+	Group         string     `json:"group,omitempty"`      // of a request to join a group
+	GroupRole     string     `json:"group_role,omitempty"` // the role the group gives
 	Requester     string     `json:"requester"`
-	Permission    string     `json:"permission"`
+	Permission    string     `json:"permission,omitempty"`
 	Justification string     `json:"justification"`
 	For           string     `json:"for"` // the access asked for
 	Status        string     `json:"status"`
@@ -45,10 +47,12 @@ type RequestView struct {
 	Grant         string     `json:"grant,omitempty"`
 }
 
-// AccessRequestBody is the body of POST /api/v1/requests.
+// AccessRequestBody is the body of POST /api/v1/requests: a project and a
+// permission, or a group to join.
 type AccessRequestBody struct {
-	Project       string `json:"project"`
-	Permission    string `json:"permission"`
+	Project       string `json:"project,omitempty"`
+	Permission    string `json:"permission,omitempty"`
+	Group         string `json:"group,omitempty"`
 	Justification string `json:"justification"`
 	For           string `json:"for,omitempty"` // e.g. "7d"; 30 days if empty
 }
@@ -65,12 +69,12 @@ func (s *Server) requestViews(r *http.Request, rs ...*objects.AccessRequest) []R
 	out := make([]RequestView, 0, len(rs))
 	for _, q := range rs {
 		v := RequestView{
-			ID: q.ID, Project: q.ProjectName, Requester: name(q.Requester), Permission: q.Permission.String(),
+			ID: q.ID, Project: q.ProjectName, Group: q.GroupName, GroupRole: q.GroupRole, Requester: name(q.Requester),
 			Justification: q.Justification, For: yamlconf.Duration(q.Duration).String(), Status: string(q.Status),
 			CreatedAt: q.CreatedAt, ExpiresAt: q.ExpiresAt, DecidedBy: name(q.DecidedBy), Note: q.Note, Grant: q.Grant,
 		}
-		if v.Project == "" {
-			v.Project = string(q.Project)
+		if q.Group == "" {
+			v.Permission = q.Permission.String()
 		}
 		if !q.DecidedAt.IsZero() {
 			t := q.DecidedAt
@@ -114,15 +118,17 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(r, &body); err != nil {
 		return err
 	}
-	perm, err := access.ParsePermission(body.Permission)
-	if err != nil {
-		return err
+	perm := access.PermNone
+	if body.Group == "" || body.Permission != "" {
+		if perm, err = access.ParsePermission(body.Permission); err != nil {
+			return err
+		}
 	}
 	d, err := parseFor("for", body.For)
 	if err != nil {
 		return err
 	}
-	q, err := svc.RequestAccess(r.Context(), objects.RequestSpec{Project: body.Project, Permission: perm, Justification: body.Justification, Duration: d})
+	q, err := svc.RequestAccess(r.Context(), objects.RequestSpec{Project: body.Project, Permission: perm, Group: body.Group, Justification: body.Justification, Duration: d})
 	if err != nil {
 		return err
 	}

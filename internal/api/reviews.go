@@ -70,6 +70,9 @@ func (s *Server) reviewView(r *http.Request, c *objects.ReviewCampaign, items []
 			iv.Group = string(it.Group)
 			if g, err := s.ids.FindGroupByID(ctx, it.Group); err == nil {
 				iv.Group = g.Name
+				if g.Role != "" {
+					iv.Permission = "role " + string(g.Role) // what the membership gives (ACC-2)
+				}
 			}
 		}
 		if it.Kind == objects.ReviewGrant {

@@ -146,6 +146,11 @@ func (a *App) sweepData(ctx context.Context) {
 	} else if n > 0 {
 		a.log.Info("removed expired grants", "count", n)
 	}
+	if n, err := a.identity.ExpireMembers(ctx, 1000); err != nil && ctx.Err() == nil {
+		a.log.Error("removing expired group memberships", "err", err)
+	} else if n > 0 {
+		a.log.Info("removed expired group memberships", "count", n)
+	}
 	if _, err := a.objects.SweepBlobs(ctx); err != nil && ctx.Err() == nil {
 		a.log.Error("deleting blobs of deleted objects", "err", err)
 	}

@@ -89,7 +89,7 @@ func (a *App) runScheduledExport(ctx context.Context, sch *objects.ExportSchedul
 			err = strongroom.E("app.export", strongroom.Unavailable, "cannot create the export's temporary directory", err)
 			a.objects.FinishScheduledExport(ctx, sch, started, nil, err)
 		} else {
-			rctx := strongroom.WithPrincipal(ctx, strongroom.Principal{User: u.ID, Tenant: u.Tenant, Name: u.Name, Role: string(u.Role), Operator: u.Operator})
+			rctx := strongroom.WithPrincipal(ctx, strongroom.Principal{User: u.ID, Tenant: u.Tenant, Name: u.Name, Role: string(u.EffectiveRole()), Operator: u.Operator})
 			rctx = strongroom.WithClient(rctx, strongroom.Client{Protocol: "scheduler", UserAgent: "strongroom-scheduler"})
 			info, err = a.objects.RunScheduledExport(rctx, sch, objects.ExportInput{Trail: a.trail, Signer: a.auditSigner, TempDir: dir})
 		}

@@ -47,6 +47,7 @@ var (
 		access.UserManageSSHKeys: {operatorAny: true, roles: admins},
 		access.GroupCreate:       {operatorAny: true, roles: admins},
 		access.GroupMembers:      {operatorAny: true, roles: admins},
+		access.GroupRole:         {operatorAny: true, roles: admins},
 		access.SelfRead:          {operatorAny: true, roles: admins, self: true},
 		access.SelfSessions:      {operatorAny: true, roles: admins, self: true},
 		access.SelfKeys:          {operatorAny: true, roles: admins, self: true},

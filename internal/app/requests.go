@@ -11,7 +11,7 @@ import (
 
 // requestNotice mails the people concerned by a step of an access request
 // (ACC-4): a new request goes to its approvers (the tenant's
-// administrators, the project's owner and its manage holders), a
+// administrators, and for a project its owner and its manage holders), a
 // decision or lapse to the requester. It returns at once; mail failures
 // are logged.
 func (a *App) requestNotice(ctx context.Context, n objects.RequestNotice) {
@@ -46,20 +46,20 @@ func (a *App) requestNotice(ctx context.Context, n objects.RequestNotice) {
 		var subject, body string
 		switch n.Event {
 		case "access_request.create":
-			subject = fmt.Sprintf("Strongroom: %s asks for %s access to %s", requester, r.Permission, n.Project)
-			body = fmt.Sprintf("%s asks for %s access to project %s for %s.\n\nJustification:\n%s\n\n"+
+			subject = fmt.Sprintf("Strongroom: %s asks for %s", requester, r.What())
+			body = fmt.Sprintf("%s asks for %s for %s.\n\nJustification:\n%s\n\n"+
 				"Approve or deny it before %s with\n  strongroom request approve %s\n  strongroom request deny %s --why \"...\"\n"+
-				"or in the console. Undecided, it lapses.\n", requester, r.Permission, n.Project, r.Duration, r.Justification,
+				"or in the console. Undecided, it lapses.\n", requester, r.What(), r.Duration, r.Justification,
 				r.ExpiresAt.UTC().Format(time.RFC1123), r.ID, r.ID)
 		case "access_request.approve":
-			subject = fmt.Sprintf("Strongroom: your request for %s access to %s was approved", r.Permission, n.Project)
-			body = fmt.Sprintf("Your request %s for %s access to project %s was approved. The access is yours now and ends by itself.\n", r.ID, r.Permission, n.Project)
+			subject = fmt.Sprintf("Strongroom: your request for %s was approved", r.What())
+			body = fmt.Sprintf("Your request %s for %s was approved. The access is yours now and ends by itself.\n", r.ID, r.What())
 		case "access_request.deny":
-			subject = fmt.Sprintf("Strongroom: your request for %s access to %s was denied", r.Permission, n.Project)
-			body = fmt.Sprintf("Your request %s for %s access to project %s was denied:\n%s\n", r.ID, r.Permission, n.Project, r.Note)
+			subject = fmt.Sprintf("Strongroom: your request for %s was denied", r.What())
+			body = fmt.Sprintf("Your request %s for %s was denied:\n%s\n", r.ID, r.What(), r.Note)
 		case "access_request.expire":
-			subject = fmt.Sprintf("Strongroom: your request for %s access to %s lapsed", r.Permission, n.Project)
-			body = fmt.Sprintf("No one decided your request %s for %s access to project %s in time; ask again if you still need it.\n", r.ID, r.Permission, n.Project)
+			subject = fmt.Sprintf("Strongroom: your request for %s lapsed", r.What())
+			body = fmt.Sprintf("No one decided your request %s for %s in time; ask again if you still need it.\n", r.ID, r.What())
 		default:
 			return
 		}

@@ -184,9 +184,13 @@ func (e *env) groupCommand() *cobra.Command {
 	var tenant string
 	q := func() map[string]string { return map[string]string{"tenant": tenant} }
 	showGroups := func(w io.Writer, gs ...api.GroupView) {
-		fmt.Fprintln(w, "NAME\tMEMBERS\tCREATED")
+		fmt.Fprintln(w, "NAME\tROLE\tMEMBERS\tCREATED")
 		for _, g := range gs {
-			fmt.Fprintf(w, "%s\t%s\t%s\n", g.Name, strings.Join(g.Members, ","), g.CreatedAt.Local().Format(time.DateTime))
+			role := g.Role
+			if role == "" {
+				role = "-"
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", g.Name, role, strings.Join(g.Members, ","), g.CreatedAt.Local().Format(time.DateTime))
 		}
 	}
 	one := func(use, short, method string, args cobra.PositionalArgs, path func([]string) string, body func([]string) any) *cobra.Command {
@@ -221,6 +225,8 @@ func (e *env) groupCommand() *cobra.Command {
 			func(a []string) string { return groupPath(a) + "/members" }, func(a []string) any { return map[string]string{"user": a[1]} }),
 		one("remove GROUP USER", "Remove a user from a group", "DELETE", cobra.ExactArgs(2),
 			func(a []string) string { return groupPath(a) + "/members/" + url.PathEscape(a[1]) }, func([]string) any { return nil }),
+		one("set-role GROUP admin|auditor|none", "Set the role the group gives its members", "PUT", cobra.ExactArgs(2),
+			func(a []string) string { return groupPath(a) + "/role" }, func(a []string) any { return map[string]string{"role": a[1]} }),
 	)
 	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "tenant of the group (default: yours)")
 	return cmd

@@ -16,28 +16,38 @@ import (
 func (e *env) requestCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "request",
-		Short: "Ask for access to a project, and decide others' requests",
-		Long: `Ask for read, write or manage access to a project of your tenant, saying why
-(ACC-4). The project's owner, the tenant's administrators and holders of
-manage access approve or deny; no one decides their own request. Approved
-access is yours at once and ends by itself; an undecided request lapses
-after 7 days.`,
+		Short: "Ask for access to a project or a group's role, and decide others' requests",
+		Long: `Ask for read, write or manage access to a project of your tenant, or to join
+one of its groups (and so hold the group's role and grants), saying why
+(ACC-4). For a project, its owner, the tenant's administrators and holders
+of manage access approve or deny; for a group, the tenant's
+administrators. No one decides their own request. Approved access is yours
+at once and ends by itself; an undecided request lapses after 7 days.`,
 	}
 	show := func(w io.Writer, rs ...api.RequestView) {
-		fmt.Fprintln(w, "ID\tPROJECT\tREQUESTER\tPERMISSION\tFOR\tSTATUS\tCREATED\tJUSTIFICATION")
+		fmt.Fprintln(w, "ID\tFOR ACCESS TO\tREQUESTER\tPERMISSION\tFOR\tSTATUS\tCREATED\tJUSTIFICATION")
 		for _, r := range rs {
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Project, r.Requester, r.Permission, r.For, r.Status,
+			what, perm := "project "+r.Project, r.Permission
+			if r.Group != "" {
+				what, perm = "group "+r.Group, "member"
+				if r.GroupRole != "" {
+					perm = "member (" + r.GroupRole + ")"
+				}
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, what, r.Requester, perm, r.For, r.Status,
 				r.CreatedAt.Local().Format(time.DateTime), r.Justification)
 		}
 	}
 	var body api.AccessRequestBody
 	create := &cobra.Command{
-		Use:   "create --project P --perm read|write|manage --why TEXT [--for DURATION]",
-		Short: "Ask for access to a project",
+		Use:   "create (--project P --perm read|write|manage | --group G) --why TEXT [--for DURATION]",
+		Short: "Ask for access to a project, or to join a group and hold its role",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if body.Project == "" || body.Permission == "" || body.Justification == "" {
-				return usageError{errors.New(`request create needs --project, --perm and --why, e.g. --project reports --perm read --why "quarterly audit" --for 7d`)}
+			project := body.Project != "" && body.Permission != "" && body.Group == ""
+			group := body.Group != "" && body.Project == "" && body.Permission == ""
+			if !project && !group || body.Justification == "" {
+				return usageError{errors.New(`request create needs --project and --perm, or --group, and --why, e.g. --project reports --perm read --why "quarterly audit" --for 7d, or --group auditors --why "year-end audit"`)}
 			}
 			var r api.RequestView
 			if err := e.call(cmd.Context(), "POST", "/api/v1/requests", nil, body, &r); err != nil {
@@ -48,6 +58,7 @@ after 7 days.`,
 	}
 	create.Flags().StringVar(&body.Project, "project", "", "the project")
 	create.Flags().StringVar(&body.Permission, "perm", "", "read, write or manage")
+	create.Flags().StringVar(&body.Group, "group", "", "a group to join, holding its role and grants while a member")
 	create.Flags().StringVar(&body.Justification, "why", "", "why you need the access (required)")
 	create.Flags().StringVar(&body.For, "for", "", `how long you need it, e.g. "7d" (default 30d, at most 90d)`)
 

@@ -34,9 +34,15 @@ func (s *Server) requestRows(r *http.Request, c *call) (*requestsView, error) {
 	now := s.now()
 	for _, q := range rs {
 		row := requestRow{
-			ID: q.ID, Project: q.ProjectName, Requester: name(q.Requester), Permission: q.Permission.String(),
+			ID: q.ID, Project: "project " + q.ProjectName, Requester: name(q.Requester), Permission: q.Permission.String(),
 			For: yamlconf.Duration(q.Duration).String(), Justification: q.Justification, Status: string(q.Status),
 			DecidedBy: name(q.DecidedBy), Note: q.Note, CreatedAt: q.CreatedAt, ExpiresAt: q.ExpiresAt,
+		}
+		if q.Group != "" {
+			row.Project, row.Permission = "group "+q.GroupName, "member"
+			if q.GroupRole != "" {
+				row.Permission = "member, role " + q.GroupRole
+			}
 		}
 		switch {
 		case q.Requester == c.p.User:
@@ -81,11 +87,15 @@ func (s *Server) createRequest(w http.ResponseWriter, r *http.Request, c *call) 
 		return strongroom.E("console", strongroom.Unavailable, "projects are not served here")
 	}
 	spec := objects.RequestSpec{Project: strings.TrimSpace(r.PostFormValue("project")), Justification: r.PostFormValue("justification")}
-	perm, err := access.ParsePermission(r.PostFormValue("permission"))
-	if err != nil {
-		return s.showRequests(w, r, c, 0, "", err)
+	if g := strings.TrimSpace(r.PostFormValue("group")); g != "" && spec.Project == "" {
+		spec.Group = g
+	} else {
+		perm, err := access.ParsePermission(r.PostFormValue("permission"))
+		if err != nil {
+			return s.showRequests(w, r, c, 0, "", err)
+		}
+		spec.Permission = perm
 	}
-	spec.Permission = perm
 	if f := strings.TrimSpace(r.PostFormValue("for")); f != "" {
 		d, err := yamlconf.ParseDuration(f)
 		if err != nil || d.Std() <= 0 {

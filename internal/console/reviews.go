@@ -62,6 +62,9 @@ func (s *Server) showReviews(w http.ResponseWriter, r *http.Request, c *call, st
 				ir.Group = string(it.Group)
 				if g, err := s.ids.FindGroupByID(r.Context(), it.Group); err == nil {
 					ir.Group = g.Name
+					if g.Role != "" {
+						ir.Permission = "role " + string(g.Role) // what the membership gives (ACC-2)
+					}
 				}
 			}
 			if it.Kind == objects.ReviewGrant {

@@ -419,8 +419,10 @@ func (s *Service) LookupAccessKey(ctx context.Context, id AccessKeyID) (*AccessK
 		if k, sealed, err = tx.FindAccessKeyByID(ctx, id); err != nil {
 			return err
 		}
-		u, err = tx.FindUserByID(ctx, k.User)
-		return err
+		if u, err = tx.FindUserByID(ctx, k.User); err != nil {
+			return err
+		}
+		return withGroupRole(ctx, tx, u, now)
 	})
 	switch {
 	case strongroom.Is(err, strongroom.NotFound):
@@ -440,8 +442,7 @@ func (s *Service) LookupAccessKey(ctx context.Context, id AccessKeyID) (*AccessK
 	if now.Sub(k.LastUsedAt) >= lastUseInterval {
 		s.recordAccessKeyUse(ctx, k, now)
 	}
-	p := strongroom.Principal{User: u.ID, Tenant: u.Tenant, Name: u.Name, Role: string(u.Role), Operator: u.Operator}
-	return k, secret, p, nil
+	return k, secret, principal(u), nil
 }
 
 // recordAccessKeyUse writes now and the client address in ctx as the last

@@ -163,6 +163,9 @@ func (a *attempt) complete(ctx context.Context, tx Tx, wa *webauthn.WebAuthn, ha
 	if err != nil {
 		return err
 	}
+	if err := withGroupRole(ctx, tx, u, a.now); err != nil {
+		return err
+	}
 	a.user = u
 	switch {
 	case u.Status != StatusActive:

@@ -108,6 +108,7 @@ const (
 	endSuspended     = "user_suspended"
 	endPasswordReset = "password_reset"
 	endNotActive     = "user_not_active"
+	endRoleChanged   = "role_changed" // an SSH connection's role changed under it
 )
 
 // touchEvery limits how often a session's last use is written. Idle time is
@@ -176,12 +177,15 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Session, str
 	}
 	var sess *Session
 	var u *User
+	now := s.now()
 	err := s.store.View(ctx, func(tx Tx) (err error) {
 		if sess, err = tx.FindSessionByTokenHash(ctx, hash); err != nil {
 			return err
 		}
-		u, err = tx.FindUserByID(ctx, sess.User)
-		return err
+		if u, err = tx.FindUserByID(ctx, sess.User); err != nil {
+			return err
+		}
+		return withGroupRole(ctx, tx, u, now)
 	})
 	if strongroom.Is(err, strongroom.NotFound) {
 		return nil, strongroom.Principal{}, errNoSession(op)
@@ -189,7 +193,6 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Session, str
 	if err != nil {
 		return nil, strongroom.Principal{}, wrap(op, err)
 	}
-	now := s.now()
 	reason := s.ended(sess, now)
 	if reason == "" && u.Status != StatusActive {
 		reason = endNotActive
@@ -218,8 +221,10 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Session, str
 	return sess, principal(u), nil
 }
 
+// principal is the principal u acts as: u.GroupRole must have been
+// filled in (withGroupRole) for its groups' role to count.
 func principal(u *User) strongroom.Principal {
-	return strongroom.Principal{User: u.ID, Tenant: u.Tenant, Name: u.Name, Role: string(u.Role), Operator: u.Operator}
+	return strongroom.Principal{User: u.ID, Tenant: u.Tenant, Name: u.Name, Role: string(u.EffectiveRole()), Operator: u.Operator}
 }
 
 // endSession deletes sess and records why. by is the actor, or nil for the

@@ -245,6 +245,9 @@ func (a *attempt) decide(ctx context.Context, tx Tx) error {
 	if err != nil {
 		return err
 	}
+	if err := withGroupRole(ctx, tx, u, a.now); err != nil {
+		return err
+	}
 	a.user = u
 	switch {
 	case u.Status == StatusSuspended:
@@ -447,7 +450,7 @@ func (a *attempt) event(ctx context.Context, outcome audit.Outcome, reason, clau
 
 // privileged reports whether u holds administrative rights, whose sign-ins
 // are flagged (AUD-3) and may require a second factor (IAM-6).
-func privileged(u *User) bool { return u.Operator || u.Role == RoleAdmin }
+func privileged(u *User) bool { return u.Operator || u.EffectiveRole() == RoleAdmin }
 
 // auditName returns a name as typed, cut to a length fit for the trail.
 func auditName(name string) string {

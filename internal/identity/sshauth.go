@@ -335,24 +335,47 @@ func (s *Service) KnowsSSHKey(ctx context.Context, name string, pub ssh.PublicKe
 // session does. A session past its idle or absolute timeout, or whose user
 // is no longer active, is ended and recorded as Authenticate does. It
 // returns Unauthenticated when the session has ended, for whatever reason.
+func hashOf(token string) []byte {
+	h, _ := tokenHash(token)
+	return h
+}
+
 func (s *Service) CheckSSHSession(ctx context.Context, si *SSHSignIn, active bool) error {
 	const op = "identity.CheckSSHSession"
 	if active {
-		_, _, err := s.Authenticate(ctx, si.token)
+		_, p, err := s.Authenticate(ctx, si.token)
 		if strongroom.Is(err, strongroom.Unauthenticated) {
+			return errNoSession(op)
+		}
+		if err == nil && p.Role != si.Principal.Role {
+			// The connection acts with the role it signed in with; a
+			// changed role (a group's, ACC-2) takes a new sign-in.
+			err = s.store.Update(ctx, func(tx Tx) error {
+				sess, err := tx.FindSessionByTokenHash(ctx, hashOf(si.token))
+				if err != nil {
+					return err
+				}
+				return s.endSession(ctx, tx, sess, s.now(), endRoleChanged, &audit.SystemActor)
+			})
+			if err != nil && !strongroom.Is(err, strongroom.NotFound) {
+				return wrap(op, err)
+			}
 			return errNoSession(op)
 		}
 		return err
 	}
-	hash, _ := tokenHash(si.token)
+	hash := hashOf(si.token)
 	var sess *Session
 	var u *User
+	now := s.now()
 	err := s.store.View(ctx, func(tx Tx) (err error) {
 		if sess, err = tx.FindSessionByTokenHash(ctx, hash); err != nil {
 			return err
 		}
-		u, err = tx.FindUserByID(ctx, sess.User)
-		return err
+		if u, err = tx.FindUserByID(ctx, sess.User); err != nil {
+			return err
+		}
+		return withGroupRole(ctx, tx, u, now)
 	})
 	if strongroom.Is(err, strongroom.NotFound) {
 		return errNoSession(op)
@@ -360,10 +383,12 @@ func (s *Service) CheckSSHSession(ctx context.Context, si *SSHSignIn, active boo
 	if err != nil {
 		return wrap(op, err)
 	}
-	now := s.now()
 	reason := s.ended(sess, now)
 	if reason == "" && u.Status != StatusActive {
 		reason = endNotActive
+	}
+	if reason == "" && string(u.EffectiveRole()) != si.Principal.Role {
+		reason = endRoleChanged
 	}
 	if reason == "" {
 		return nil

@@ -91,6 +91,16 @@ type Tx interface {
 	// CancelRequestsOf cancels the user's pending access requests and
 	// returns how many there were, for offboarding (ACC-6).
 	CancelRequestsOf(ctx context.Context, user strongroom.UserID, at time.Time) (int, error)
+	// SetGroupRole sets the role the group gives its members ("" for
+	// none). It returns NotFound if there is no such group.
+	SetGroupRole(ctx context.Context, group strongroom.GroupID, role Role) error
+	// GroupRole returns the strongest role ("" for none) given by the
+	// groups the user is a member of at the time, memberships expired by
+	// then not counting.
+	GroupRole(ctx context.Context, user strongroom.UserID, at time.Time) (Role, error)
+	// FindExpiredMembers returns up to limit memberships that ended at or
+	// before the time, the earliest first.
+	FindExpiredMembers(ctx context.Context, at time.Time, limit int) ([]GroupMember, error)
 	// RemoveGroupMember removes user from group. It returns NotFound if
 	// the user is not a member.
 	RemoveGroupMember(ctx context.Context, group strongroom.GroupID, user strongroom.UserID) error

@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,11 +20,16 @@ type Tenant struct {
 }
 
 // Group is a named set of users of one tenant, through which access is
-// granted (ACC-2).
+// granted (ACC-2): project grants to the group reach its members, and so
+// does the group's role.
 type Group struct {
-	ID        strongroom.GroupID
-	Tenant    strongroom.TenantID
-	Name      string // unique within the tenant, ignoring case
+	ID     strongroom.GroupID
+	Tenant strongroom.TenantID
+	Name   string // unique within the tenant, ignoring case
+	// Role is the role the group gives its members in the tenant: admin,
+	// auditor, or "" for none. A member holds the strongest of their own
+	// role and those of their groups (ACC-2).
+	Role      Role
 	CreatedAt time.Time
 }
 
@@ -34,6 +40,10 @@ type GroupMember struct {
 	Group   strongroom.GroupID
 	User    strongroom.UserID
 	AddedAt time.Time
+	// ExpiresAt ends a membership given for a time, as on an approved
+	// request (ACC-4); zero: until removed. An expired membership gives
+	// nothing, before the sweep removes it too.
+	ExpiresAt time.Time
 }
 
 const (
@@ -196,6 +206,7 @@ func (s *Service) AddGroupMember(ctx context.Context, group strongroom.GroupID, 
 	if err != nil {
 		return wrap(op, err)
 	}
+	s.sessionsEnded(user) // a group's role may have changed the user's
 	return nil
 }
 
@@ -217,7 +228,99 @@ func (s *Service) RemoveGroupMember(ctx context.Context, group strongroom.GroupI
 	if err != nil {
 		return wrap(op, err)
 	}
+	s.sessionsEnded(user)
 	return nil
+}
+
+// SetGroupRole sets the role a group gives its members: admin, auditor,
+// or "" for none (ACC-2). A privileged event records the change with the
+// previous role (ACC-8); the members' SSH connections, which keep the
+// role they signed in with, are checked at once and end if it changed.
+// Invalid for another role; NotFound for an unknown group.
+func (s *Service) SetGroupRole(ctx context.Context, group strongroom.GroupID, role Role) error {
+	const op = "identity.SetGroupRole"
+	if role == RoleMember {
+		role = ""
+	}
+	if role != "" && role != RoleAdmin && role != RoleAuditor {
+		return strongroom.E(op, strongroom.Invalid, fmt.Sprintf("a group gives the role admin or auditor, or none; not %q", role))
+	}
+	now := s.now()
+	var members []*User
+	err := s.store.Update(ctx, func(tx Tx) error {
+		g, err := tx.FindGroupByID(ctx, group)
+		if err != nil {
+			return err
+		}
+		if g.Role == role {
+			return nil
+		}
+		if err := tx.SetGroupRole(ctx, g.ID, role); err != nil {
+			return err
+		}
+		if members, err = tx.FindGroupMembers(ctx, g.ID); err != nil {
+			return err
+		}
+		e := s.event(ctx, now, "group.role", audit.ClassUserAccessManagement, g.Tenant, string(g.ID),
+			map[string]string{"group_name": g.Name, "role": roleName(role), "previous_role": roleName(g.Role), "members": strconv.Itoa(len(members))})
+		e.Privileged = true
+		return tx.AppendEvent(ctx, e)
+	})
+	if err != nil {
+		return wrap(op, err)
+	}
+	for _, u := range members {
+		s.sessionsEnded(u.ID)
+	}
+	return nil
+}
+
+func roleName(r Role) string {
+	if r == "" {
+		return "none"
+	}
+	return string(r)
+}
+
+// ExpireMembers removes up to limit group memberships whose time has
+// passed, each with an event (ACC-8), and returns how many. The
+// maintenance sweep calls it; an expired membership gives nothing even
+// before.
+func (s *Service) ExpireMembers(ctx context.Context, limit int) (int, error) {
+	const op = "identity.ExpireMembers"
+	now := s.now()
+	var ended []GroupMember
+	err := s.store.Update(ctx, func(tx Tx) error {
+		ms, err := tx.FindExpiredMembers(ctx, now, limit)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			g, u, err := findGroupAndUser(ctx, tx, m.Group, m.User)
+			if err != nil {
+				return err
+			}
+			if err := tx.RemoveGroupMember(ctx, m.Group, m.User); err != nil {
+				return err
+			}
+			d := memberDetails(g, u)
+			d["expired_at"] = m.ExpiresAt.UTC().Format(time.RFC3339)
+			e := s.event(context.WithoutCancel(ctx), now, "group.member.expire", audit.ClassGroupManagement, g.Tenant, string(g.ID), d)
+			e.Actor = audit.SystemActor
+			if err := tx.AppendEvent(ctx, e); err != nil {
+				return err
+			}
+		}
+		ended = ms
+		return nil
+	})
+	if err != nil {
+		return 0, wrap(op, err)
+	}
+	for _, m := range ended {
+		s.sessionsEnded(m.User)
+	}
+	return len(ended), nil
 }
 
 // FindGroupMembers returns the members of a group ordered by name. It
@@ -251,5 +354,9 @@ func findGroupAndUser(ctx context.Context, tx Tx, group strongroom.GroupID, user
 }
 
 func memberDetails(g *Group, u *User) map[string]string {
-	return map[string]string{"group_name": g.Name, "user": string(u.ID), "user_name": u.Name}
+	d := map[string]string{"group_name": g.Name, "user": string(u.ID), "user_name": u.Name}
+	if g.Role != "" {
+		d["group_role"] = string(g.Role)
+	}
+	return d
 }

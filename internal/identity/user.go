@@ -25,6 +25,25 @@ const (
 
 func (r Role) valid() bool { return r == RoleMember || r == RoleAdmin || r == RoleAuditor }
 
+// EffectiveRole is the role u acts with: the strongest of its own role
+// and the role its groups give, admin over auditor over member (ACC-2).
+func (u *User) EffectiveRole() Role {
+	if roleRank(u.GroupRole) > roleRank(u.Role) {
+		return u.GroupRole
+	}
+	return u.Role
+}
+
+// withGroupRole fills u.GroupRole from the groups u is a member of at now.
+func withGroupRole(ctx context.Context, tx Tx, u *User, now time.Time) error {
+	r, err := tx.GroupRole(ctx, u.ID, now)
+	if err != nil {
+		return err
+	}
+	u.GroupRole = r
+	return nil
+}
+
 // Status is where a user stands in their life cycle.
 type Status string
 
@@ -37,12 +56,16 @@ const (
 
 // User is one person. Users are never shared (IAM-1).
 type User struct {
-	ID        strongroom.UserID
-	Tenant    strongroom.TenantID
-	Name      string // unique across the platform, ignoring case
-	Email     string // may be empty
-	Role      Role
-	Operator  bool // a platform operator (system administrator), in addition to Role
+	ID       strongroom.UserID
+	Tenant   strongroom.TenantID
+	Name     string // unique across the platform, ignoring case
+	Email    string // may be empty
+	Role     Role
+	Operator bool // a platform operator (system administrator), in addition to Role
+	// GroupRole is the strongest role the user's groups give (ACC-2),
+	// found when the user signs in or is authenticated; "" for none or
+	// not looked up. EffectiveRole combines it with Role.
+	GroupRole Role
 	Status    Status
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -233,12 +256,15 @@ func (s *Service) SuspendUser(ctx context.Context, id strongroom.UserID, reason 
 	return u, nil
 }
 
-// FindUserByID returns NotFound if there is no such user.
+// FindUserByID returns NotFound if there is no such user. GroupRole is
+// filled in.
 func (s *Service) FindUserByID(ctx context.Context, id strongroom.UserID) (*User, error) {
 	var u *User
 	err := s.store.View(ctx, func(tx Tx) (err error) {
-		u, err = tx.FindUserByID(ctx, id)
-		return err
+		if u, err = tx.FindUserByID(ctx, id); err != nil {
+			return err
+		}
+		return withGroupRole(ctx, tx, u, s.now())
 	})
 	if err != nil {
 		return nil, wrap("identity.FindUserByID", err)

@@ -113,6 +113,16 @@ type Tx interface {
 	// DecideAccessRequest sets the status and decision fields of a pending
 	// request. Conflict, changing nothing, if it is no longer pending.
 	DecideAccessRequest(ctx context.Context, r *AccessRequest) error
+	// FindRequestGroup returns the tenant's group of that ID, or if id is
+	// empty of that name (ignoring case). NotFound if there is none.
+	FindRequestGroup(ctx context.Context, tenant strongroom.TenantID, id strongroom.GroupID, name string) (*RequestGroup, error)
+	// IsGroupMember reports whether user is a member of group at the
+	// time, expired memberships not counting.
+	IsGroupMember(ctx context.Context, group strongroom.GroupID, user strongroom.UserID, at time.Time) (bool, error)
+	// AddTimedGroupMember makes user a member of group from added until
+	// the time given, replacing an expired or shorter timed membership.
+	// Conflict if the user is a member without an end, or until later.
+	AddTimedGroupMember(ctx context.Context, tenant strongroom.TenantID, group strongroom.GroupID, user strongroom.UserID, added, until time.Time) error
 	// FindLapsedAccessRequests returns up to limit pending requests, every
 	// tenant's, whose ExpiresAt is at or before at.
 	FindLapsedAccessRequests(ctx context.Context, at time.Time, limit int) ([]*AccessRequest, error)

@@ -83,16 +83,18 @@ func (tx *Tx) FindExpiredGrants(ctx context.Context, at time.Time, limit int) ([
 }
 
 // grantsOf selects the unexpired grants reaching a user (the second and
-// third arguments) at a time (the first): their own and their groups'.
+// third arguments) at a time (the first and fourth): their own and those
+// of the groups they are an unexpired member of.
 const grantsOf = `FROM project_grants
 	WHERE (expires_at IS NULL OR expires_at > ?)
-	AND (user_id = ? OR group_id IN (SELECT group_id FROM group_members WHERE user_id = ?))`
+	AND (user_id = ? OR group_id IN (SELECT group_id FROM group_members
+		WHERE user_id = ? AND (expires_at IS NULL OR expires_at > ?)))`
 
 // EffectivePermission implements objects.Tx.
 func (tx *Tx) EffectivePermission(ctx context.Context, project objects.ProjectID, user strongroom.UserID, at time.Time) (access.Permission, error) {
 	var perm sql.NullInt64
 	err := tx.tx.QueryRowContext(ctx, `SELECT max(permission) `+grantsOf+` AND project_id = ?`,
-		formatTime(at), string(user), string(user), string(project)).Scan(&perm)
+		formatTime(at), string(user), string(user), formatTime(at), string(project)).Scan(&perm)
 	if err != nil {
 		return access.PermNone, storeErr("sqlite.EffectivePermission", err, what{})
 	}
@@ -103,7 +105,7 @@ func (tx *Tx) EffectivePermission(ctx context.Context, project objects.ProjectID
 func (tx *Tx) EffectivePermissions(ctx context.Context, tenant strongroom.TenantID, user strongroom.UserID, at time.Time) (map[objects.ProjectID]access.Permission, error) {
 	const op = "sqlite.EffectivePermissions"
 	rows, err := tx.tx.QueryContext(ctx, `SELECT project_id, max(permission) `+grantsOf+` AND tenant_id = ? GROUP BY project_id`,
-		formatTime(at), string(user), string(user), string(tenant))
+		formatTime(at), string(user), string(user), formatTime(at), string(tenant))
 	if err != nil {
 		return nil, storeErr(op, err, what{})
 	}

@@ -260,14 +260,14 @@ func (tx *Tx) UpdateUser(ctx context.Context, id strongroom.UserID, upd identity
 }
 
 type groupRow struct {
-	ID, TenantID, Name, CreatedAt string
+	ID, TenantID, Name, Role, CreatedAt string
 }
 
-const groupColumns = "groups.id, groups.tenant_id, groups.name, groups.created_at"
+const groupColumns = "groups.id, groups.tenant_id, groups.name, groups.role, groups.created_at"
 
 func scanGroup(s scanner) (*identity.Group, error) {
 	var r groupRow
-	if err := s.Scan(&r.ID, &r.TenantID, &r.Name, &r.CreatedAt); err != nil {
+	if err := s.Scan(&r.ID, &r.TenantID, &r.Name, &r.Role, &r.CreatedAt); err != nil {
 		return nil, err
 	}
 	created, err := parseTime(r.CreatedAt)
@@ -278,14 +278,15 @@ func scanGroup(s scanner) (*identity.Group, error) {
 		ID:        strongroom.GroupID(r.ID),
 		Tenant:    strongroom.TenantID(r.TenantID),
 		Name:      r.Name,
+		Role:      identity.Role(r.Role),
 		CreatedAt: created,
 	}, nil
 }
 
 // CreateGroup implements identity.Tx.
 func (tx *Tx) CreateGroup(ctx context.Context, g *identity.Group) error {
-	_, err := tx.tx.ExecContext(ctx, `INSERT INTO groups (id, tenant_id, name, created_at) VALUES (?, ?, ?, ?)`,
-		g.ID, g.Tenant, g.Name, formatTime(g.CreatedAt))
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO groups (id, tenant_id, name, role, created_at) VALUES (?, ?, ?, ?, ?)`,
+		g.ID, g.Tenant, g.Name, string(g.Role), formatTime(g.CreatedAt))
 	if err != nil {
 		return storeErr("sqlite.CreateGroup", err, what{
 			taken:      fmt.Sprintf("a group named %q exists already in this tenant", g.Name),
@@ -342,8 +343,8 @@ func (tx *Tx) FindGroups(ctx context.Context, f identity.GroupFilter) ([]*identi
 
 // AddGroupMember implements identity.Tx.
 func (tx *Tx) AddGroupMember(ctx context.Context, m identity.GroupMember) error {
-	_, err := tx.tx.ExecContext(ctx, `INSERT INTO group_members (tenant_id, group_id, user_id, added_at) VALUES (?, ?, ?, ?)`,
-		m.Tenant, m.Group, m.User, formatTime(m.AddedAt))
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO group_members (tenant_id, group_id, user_id, added_at, expires_at) VALUES (?, ?, ?, ?, ?)`,
+		m.Tenant, m.Group, m.User, formatTime(m.AddedAt), nullTime(m.ExpiresAt))
 	if err != nil {
 		return storeErr("sqlite.AddGroupMember", err, what{
 			taken:  "the user is a member of the group already",
@@ -351,6 +352,59 @@ func (tx *Tx) AddGroupMember(ctx context.Context, m identity.GroupMember) error 
 		})
 	}
 	return nil
+}
+
+// SetGroupRole implements identity.Tx.
+func (tx *Tx) SetGroupRole(ctx context.Context, group strongroom.GroupID, role identity.Role) error {
+	const op = "sqlite.SetGroupRole"
+	res, err := tx.tx.ExecContext(ctx, `UPDATE groups SET role = ? WHERE id = ?`, string(role), group)
+	if err != nil {
+		return storeErr(op, err, what{})
+	}
+	return mustAffect(op, res, fmt.Sprintf("group %s not found", group))
+}
+
+// GroupRole implements identity.Tx: the strongest role of the groups the
+// user is an unexpired member of at the time.
+func (tx *Tx) GroupRole(ctx context.Context, user strongroom.UserID, at time.Time) (identity.Role, error) {
+	var rank sql.NullInt64
+	err := tx.tx.QueryRowContext(ctx, `SELECT max(CASE g.role WHEN 'admin' THEN 2 WHEN 'auditor' THEN 1 ELSE 0 END)
+		FROM group_members m JOIN groups g ON g.tenant_id = m.tenant_id AND g.id = m.group_id
+		WHERE m.user_id = ? AND g.role <> '' AND (m.expires_at IS NULL OR m.expires_at > ?)`,
+		string(user), formatTime(at)).Scan(&rank)
+	if err != nil {
+		return "", storeErr("sqlite.GroupRole", err, what{})
+	}
+	switch rank.Int64 {
+	case 2:
+		return identity.RoleAdmin, nil
+	case 1:
+		return identity.RoleAuditor, nil
+	}
+	return "", nil
+}
+
+// FindExpiredMembers implements identity.Tx.
+func (tx *Tx) FindExpiredMembers(ctx context.Context, at time.Time, limit int) ([]identity.GroupMember, error) {
+	const op = "sqlite.FindExpiredMembers"
+	rows, err := tx.tx.QueryContext(ctx, `SELECT tenant_id, group_id, user_id, added_at, expires_at FROM group_members
+		WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at, group_id, user_id LIMIT ?`, formatTime(at), limit)
+	if err != nil {
+		return nil, storeErr(op, err, what{})
+	}
+	return collect(op, rows, func(s scanner) (identity.GroupMember, error) {
+		var m identity.GroupMember
+		var added, expires string
+		if err := s.Scan(&m.Tenant, &m.Group, &m.User, &added, &expires); err != nil {
+			return m, err
+		}
+		var err error
+		if m.AddedAt, err = parseTime(added); err != nil {
+			return m, err
+		}
+		m.ExpiresAt, err = parseTime(expires)
+		return m, err
+	})
 }
 
 // RemoveGroupMember implements identity.Tx.

@@ -11,22 +11,24 @@ import (
 	"strongroom/internal/objects"
 )
 
-const requestColumns = `id, tenant_id, project_id, requester, permission, justification, duration, status,
+const requestColumns = `id, tenant_id, project_id, group_id, requester, permission, justification, duration, status,
 	created_at, expires_at, decided_by, decided_at, note, grant_id`
 
 func scanRequest(s scanner) (*objects.AccessRequest, error) {
 	var (
 		r                               objects.AccessRequest
-		tenant, project, requester      string
+		tenant, requester               string
+		project, group                  sql.NullString
 		perm, dur                       int64
 		status, created, expires        string
 		decidedBy, decidedAt, note, grt sql.NullString
 	)
-	if err := s.Scan(&r.ID, &tenant, &project, &requester, &perm, &r.Justification, &dur, &status,
+	if err := s.Scan(&r.ID, &tenant, &project, &group, &requester, &perm, &r.Justification, &dur, &status,
 		&created, &expires, &decidedBy, &decidedAt, &note, &grt); err != nil {
 		return nil, err
 	}
-	r.Tenant, r.Project, r.Requester = strongroom.TenantID(tenant), objects.ProjectID(project), strongroom.UserID(requester)
+	r.Tenant, r.Requester = strongroom.TenantID(tenant), strongroom.UserID(requester)
+	r.Project, r.Group = objects.ProjectID(project.String), strongroom.GroupID(group.String)
 	r.Permission, r.Duration, r.Status = access.Permission(perm), time.Duration(dur), objects.RequestStatus(status)
 	r.DecidedBy, r.Note, r.Grant = strongroom.UserID(decidedBy.String), note.String, grt.String
 	var err error
@@ -46,14 +48,59 @@ func scanRequest(s scanner) (*objects.AccessRequest, error) {
 
 // CreateAccessRequest implements objects.Tx.
 func (tx *Tx) CreateAccessRequest(ctx context.Context, r *objects.AccessRequest) error {
-	_, err := tx.tx.ExecContext(ctx, `INSERT INTO access_requests (id, tenant_id, project_id, requester, permission, justification,
-		duration, status, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, string(r.Tenant), string(r.Project), string(r.Requester), int64(r.Permission), r.Justification,
+	_, err := tx.tx.ExecContext(ctx, `INSERT INTO access_requests (id, tenant_id, project_id, group_id, requester, permission, justification,
+		duration, status, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, string(r.Tenant), nullString(string(r.Project)), nullString(string(r.Group)), string(r.Requester), int64(r.Permission), r.Justification,
 		int64(r.Duration), string(r.Status), formatTime(r.CreatedAt), formatTime(r.ExpiresAt))
 	if err != nil {
 		return storeErr("sqlite.CreateAccessRequest", err, what{
-			badRef: fmt.Sprintf("project or user not found in tenant %s", r.Tenant), badRefKind: strongroom.NotFound,
+			badRef: fmt.Sprintf("project, group or user not found in tenant %s", r.Tenant), badRefKind: strongroom.NotFound,
 		})
+	}
+	return nil
+}
+
+// FindRequestGroup implements objects.Tx.
+func (tx *Tx) FindRequestGroup(ctx context.Context, tenant strongroom.TenantID, id strongroom.GroupID, name string) (*objects.RequestGroup, error) {
+	q, arg := `SELECT id, tenant_id, name, role FROM groups WHERE tenant_id = ? AND id = ?`, string(id)
+	if id == "" {
+		q, arg = `SELECT id, tenant_id, name, role FROM groups WHERE tenant_id = ? AND name = ?`, name
+	}
+	var g objects.RequestGroup
+	err := tx.tx.QueryRowContext(ctx, q, string(tenant), arg).Scan(&g.ID, &g.Tenant, &g.Name, &g.Role)
+	if err != nil {
+		return nil, storeErr("sqlite.FindRequestGroup", err, what{missing: fmt.Sprintf("group %q not found", name+string(id))})
+	}
+	return &g, nil
+}
+
+// IsGroupMember implements objects.Tx.
+func (tx *Tx) IsGroupMember(ctx context.Context, group strongroom.GroupID, user strongroom.UserID, at time.Time) (bool, error) {
+	var n int
+	err := tx.tx.QueryRowContext(ctx, `SELECT count(*) FROM group_members WHERE group_id = ? AND user_id = ?
+		AND (expires_at IS NULL OR expires_at > ?)`, string(group), string(user), formatTime(at)).Scan(&n)
+	if err != nil {
+		return false, storeErr("sqlite.IsGroupMember", err, what{})
+	}
+	return n > 0, nil
+}
+
+// AddTimedGroupMember implements objects.Tx.
+func (tx *Tx) AddTimedGroupMember(ctx context.Context, tenant strongroom.TenantID, group strongroom.GroupID, user strongroom.UserID, added, until time.Time) error {
+	const op = "sqlite.AddTimedGroupMember"
+	res, err := tx.tx.ExecContext(ctx, `INSERT INTO group_members (tenant_id, group_id, user_id, added_at, expires_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (group_id, user_id) DO UPDATE SET added_at = excluded.added_at, expires_at = excluded.expires_at
+		WHERE group_members.expires_at IS NOT NULL AND group_members.expires_at < excluded.expires_at`,
+		string(tenant), string(group), string(user), formatTime(added), formatTime(until))
+	if err != nil {
+		return storeErr(op, err, what{
+			badRef: "the group and the user must both exist and belong to the same tenant (ACC-1)",
+		})
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return storeErr(op, err, what{})
+	} else if n == 0 {
+		return strongroom.E(op, strongroom.Conflict, "the user is a member of the group already, for at least as long")
 	}
 	return nil
 }
