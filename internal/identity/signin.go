@@ -332,10 +332,12 @@ func (a *attempt) succeed(ctx context.Context, tx Tx, enrolled bool) error {
 	if a.rehash != "" {
 		upd.PasswordHash = &a.rehash
 	}
+	groupRole := u.GroupRole
 	u, err := tx.UpdateUser(ctx, u.ID, upd)
 	if err != nil {
 		return err
 	}
+	u.GroupRole = groupRole // the store knows only the user's own role
 	a.user = u
 
 	expiry := s.PasswordExpiry(u)

@@ -58,6 +58,44 @@ func (e *sshEnv) addKey(tb testing.TB, u *identity.User) ssh.PublicKey {
 	return k
 }
 
+// TestSSHGroupAdminNeedsSecondFactor (IAM-6, ACC-2): an administrator
+// through a group is an administrator for the sign-in rules too.
+func TestSSHGroupAdminNeedsSecondFactor(t *testing.T) {
+	e := newSSHEnv(t, nil)
+	req := identity.SSHSignInRequest{Name: "alice", Key: e.aliceKey, NoticeShown: true}
+	si, err := e.signInSSH(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.EndSSHSession(context.Background(), si); err != nil {
+		t.Fatal(err)
+	}
+	g := e.roleGroup(t, "admins", identity.RoleAdmin)
+	if err := e.svc.AddGroupMember(adminContext(), g.ID, e.alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.signInSSH(req); err == nil || !strings.Contains(err.Error(), "IAM-6") {
+		t.Errorf("SSH sign-in of an administrator through a group without a second factor = %v, want refused (IAM-6)", err)
+	}
+}
+
+// roleGroup returns the group of that name in alice's tenant, creating
+// it with role if there is none.
+func (e *sshEnv) roleGroup(tb testing.TB, name string, role identity.Role) *identity.Group {
+	tb.Helper()
+	if g, err := e.svc.FindGroupByName(context.Background(), e.alice.Tenant, name); err == nil {
+		return g
+	}
+	g, err := e.svc.CreateGroup(adminContext(), e.alice.Tenant, name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := e.svc.SetGroupRole(adminContext(), g.ID, role); err != nil {
+		tb.Fatal(err)
+	}
+	return g
+}
+
 // enrolTOTP enrols an authenticator for u and returns its secret.
 func (e *sshEnv) enrolTOTP(tb testing.TB, u *identity.User) (string, []string) {
 	tb.Helper()
@@ -416,6 +454,29 @@ func TestCheckSSHSession(t *testing.T) {
 		{name: "session revoked", steps: func(t *testing.T, si *identity.SSHSignIn) {
 			if _, err := e.svc.RevokeSessions(adminContext(), e.alice.ID); err != nil {
 				t.Fatal(err)
+			}
+		}},
+		// A connection keeps the role it signed in with (ACC-2): a group
+		// that gives alice another one ends it, and so does losing it.
+		{name: "role given by a group", end: "role_changed", steps: func(t *testing.T, si *identity.SSHSignIn) {
+			g := e.roleGroup(t, "auditors", identity.RoleAuditor)
+			if err := e.svc.AddGroupMember(adminContext(), g.ID, e.alice.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.svc.CheckSSHSession(ctx, si, false); !strongroom.Is(err, strongroom.Unauthenticated) {
+				t.Fatalf("check after the role changed = %v, want Unauthenticated", err)
+			}
+		}},
+		{name: "role taken by a group", end: "role_changed", steps: func(t *testing.T, si *identity.SSHSignIn) {
+			if si.Principal.Role != "auditor" {
+				t.Fatalf("alice signed in as %q, want auditor through the group", si.Principal.Role)
+			}
+			g := e.roleGroup(t, "auditors", identity.RoleAuditor)
+			if err := e.svc.SetGroupRole(adminContext(), g.ID, ""); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.svc.CheckSSHSession(ctx, si, true); !strongroom.Is(err, strongroom.Unauthenticated) {
+				t.Fatalf("active check after the role changed = %v, want Unauthenticated", err)
 			}
 		}},
 	} {
