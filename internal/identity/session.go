@@ -218,6 +218,13 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Session, str
 		}
 		sess.LastSeenAt = now
 	}
+	if !sess.SecondFactor && u.EffectiveRole() == RoleAdmin && u.Role != RoleAdmin && s.policy().MFA.RequiredFor(true) {
+		// A group made the user an administrator after this session
+		// began without a second factor; administrators need one (IAM-6),
+		// so the session acts with the user's own role until the next
+		// sign-in, which asks for it.
+		u.GroupRole = ""
+	}
 	return sess, principal(u), nil
 }
 

@@ -278,3 +278,43 @@ func TestEndExpiredSessions(t *testing.T) {
 		t.Errorf("live session ended: %v", err)
 	}
 }
+
+// TestGroupAdminNeedsSecondFactorSession (IAM-6, ACC-2): a session begun
+// without a second factor does not become an administrator's when a
+// group makes its user one; it keeps the user's own role until a sign-in
+// that asks for the second factor. A group's non-administrative role
+// applies at once.
+func TestGroupAdminNeedsSecondFactorSession(t *testing.T) {
+	e := newSignInEnv(t, nil)
+	r := e.mustSignIn(t)
+	ctx := context.Background()
+	role := func() string {
+		t.Helper()
+		_, p, err := e.svc.Authenticate(ctx, r.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Role
+	}
+	group := func(name string, role identity.Role) *identity.Group {
+		g, err := e.svc.CreateGroup(adminContext(), e.tenant.ID, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.SetGroupRole(adminContext(), g.ID, role); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.svc.AddGroupMember(adminContext(), g.ID, e.alice.ID); err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	group("auditors", identity.RoleAuditor)
+	if r := role(); r != "auditor" {
+		t.Errorf("role through an auditor group = %q, want auditor", r)
+	}
+	group("admins", identity.RoleAdmin)
+	if r := role(); r != "member" {
+		t.Errorf("role of a session without a second factor through an admin group = %q, want member (own role)", r)
+	}
+}
