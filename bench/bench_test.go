@@ -420,4 +420,11 @@ func TestSFTPSettings(t *testing.T) {
 	if !strings.Contains(b.String(), "| upload | 100.0 MB/s | 80.0 MB/s | 40.0 MB/s | 0.80 | 0.40 |") {
 		t.Errorf("report:\n%s", b.String())
 	}
+	b.Reset()
+	writeSFTPReport(&b, &options{Runs: 3}, "v", []*sftpTarget{{name: "openssh"}, {name: "sftpgo"}, {name: targetStrongroom}, {name: targetClamd}}, []sftpResult{
+		{"openssh", "upload", 100, "MB/s"}, {"sftpgo", "upload", 50, "MB/s"}, {targetStrongroom, "upload", 80, "MB/s"}, {targetClamd, "upload", 40, "MB/s"},
+	}, map[string]string{})
+	if !strings.Contains(b.String(), "| upload | 100.0 MB/s | 50.0 MB/s | 80.0 MB/s | 40.0 MB/s | 0.80 | 0.40 | 1.60 | 0.80 |") {
+		t.Errorf("report with SFTPGo:\n%s", b.String())
+	}
 }

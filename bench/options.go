@@ -58,10 +58,13 @@ type options struct {
 	Clamd         string `json:"clamd,omitempty"`
 
 	// SFTP runs the SFTP comparison instead of the S3 one (sftp.go).
-	SFTP      bool   `json:"-"`
-	SFTPSize  int64  `json:"-"`
-	SFTPFiles int    `json:"-"`
-	Ciphers   string `json:"-"`
+	SFTP      bool  `json:"-"`
+	SFTPSize  int64 `json:"-"`
+	SFTPFiles int   `json:"-"`
+	// SFTPGo is an SFTPGo source tree: when set, the SFTP comparison
+	// builds it and measures it too.
+	SFTPGo  string `json:"-"`
+	Ciphers string `json:"-"`
 }
 
 // parseFlags reads the command line. Usage errors are Kind Invalid; -h
@@ -96,6 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.SFTP, "sftp", false, "measure SFTP instead: Strongroom (scan off and on) against OpenSSH's sshd with internal-sftp, with the OpenSSH sftp client")
 	fs.StringVar(&sftpSize, "sftp-size", "1GiB", "size of the file of the SFTP upload and download cases")
 	fs.IntVar(&o.SFTPFiles, "sftp-files", 1000, "files of 4 KiB in the SFTP small-files case")
+	fs.StringVar(&o.SFTPGo, "sftpgo", "", "an SFTPGo source tree (github.com/drakkan/sftpgo) to build and measure in the SFTP comparison too")
 	fs.StringVar(&o.Ciphers, "ciphers", "aes256-gcm@openssh.com,chacha20-poly1305@openssh.com", "SSH ciphers of the SFTP cases")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {

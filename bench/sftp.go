@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -19,11 +20,13 @@ import (
 )
 
 // The SFTP comparison (-sftp): Strongroom's SFTP server, with scanning off
-// and with clamd, against OpenSSH's own sshd serving internal-sftp, all on
-// loopback, measured with the same OpenSSH sftp client in batch mode and
-// key authentication: upload and download of one -sftp-size file per
-// cipher, and -sftp-files files of 4 KiB. Strongroom stores, encrypts and
-// audits every byte (and scans it, with clamd); sshd writes plain files.
+// and with clamd, against OpenSSH's own sshd serving internal-sftp and,
+// given -sftpgo, SFTPGo built from its source tree, all on loopback,
+// measured with the same OpenSSH sftp client in batch mode and key
+// authentication: upload and download of one -sftp-size file per cipher,
+// and -sftp-files files of 4 KiB. Strongroom stores, encrypts and audits
+// every byte (and scans it, with clamd); sshd and SFTPGo (its local
+// filesystem, as configured by default) write plain files.
 
 // sftpTarget is one SFTP server under measurement.
 type sftpTarget struct {
@@ -102,6 +105,14 @@ func measureSFTP(ctx context.Context, o *options, stdout, stderr io.Writer) erro
 		return err
 	}
 	targets = append(targets, sshd)
+	if o.SFTPGo != "" {
+		progress("building SFTPGo from %s", o.SFTPGo)
+		sg, err := startSFTPGo(ctx, filepath.Join(dir, "sftpgo"), o.SFTPGo, key+".pub")
+		if err != nil {
+			return err
+		}
+		targets = append(targets, sg)
+	}
 	clamd, stopClamd, err := startClamd(ctx, filepath.Join(dir, "clamd"), o.ClamdBin)
 	if err != nil {
 		return err
@@ -261,6 +272,74 @@ Subsystem sftp internal-sftp
 `, port, hostKey, pidFile, authorizedKeys)
 }
 
+// startSFTPGo builds SFTPGo from the source tree src into dir and starts
+// it on a free loopback port with its in-memory user store holding one
+// user, whose home is dir/files and who signs in with the public key pub.
+// Only its SFTP service runs; it makes its own host keys.
+func startSFTPGo(ctx context.Context, dir, src, pub string) (*sftpTarget, error) {
+	const op = "bench.startSFTPGo"
+	conf := filepath.Join(dir, "conf")
+	files := filepath.Join(dir, "files")
+	for _, d := range []string{conf, files} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, strongroom.E(op, strongroom.Internal, err)
+		}
+	}
+	bin := filepath.Join(dir, "sftpgo")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	build.Dir = src
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, strongroom.E(op, strongroom.Unavailable, "building SFTPGo in "+src+": "+string(out), err)
+	}
+	// The e-mail templates it loads at start are in its source tree.
+	for _, d := range []string{"templates", "static"} {
+		if err := os.Symlink(filepath.Join(src, d), filepath.Join(conf, d)); err != nil {
+			return nil, strongroom.E(op, strongroom.Internal, err)
+		}
+	}
+	key, err := os.ReadFile(pub)
+	if err != nil {
+		return nil, strongroom.E(op, strongroom.Internal, err)
+	}
+	dump, err := json.Marshal(map[string]any{"version": 17, "users": []any{map[string]any{
+		"id": 1, "username": "bench", "status": 1, "home_dir": files,
+		"permissions": map[string][]string{"/": {"*"}}, "public_keys": []string{strings.TrimSpace(string(key))},
+		"filesystem": map[string]any{"provider": 0},
+	}}})
+	if err != nil {
+		return nil, strongroom.E(op, strongroom.Internal, err)
+	}
+	if err := os.WriteFile(filepath.Join(conf, "users.json"), dump, 0o600); err != nil {
+		return nil, strongroom.E(op, strongroom.Internal, err)
+	}
+	port, err := freePort()
+	if err != nil {
+		return nil, strongroom.E(op, strongroom.Unavailable, err)
+	}
+	config := fmt.Sprintf(`{"data_provider": {"driver": "memory", "name": %q, "create_default_admin": false},
+ "sftpd": {"bindings": [{"address": "127.0.0.1", "port": %d}]},
+ "httpd": {"bindings": []}, "telemetry": {"bind_port": 0}, "ftpd": {"bindings": []}, "webdavd": {"bindings": []}}`,
+		filepath.Join(conf, "users.json"), port)
+	if err := os.WriteFile(filepath.Join(conf, "sftpgo.json"), []byte(config), 0o600); err != nil {
+		return nil, strongroom.E(op, strongroom.Internal, err)
+	}
+	p, err := startProcess(filepath.Join(dir, "sftpgo.out"), os.Environ(), bin, "serve", "--config-dir", conf,
+		"--config-file", filepath.Join(conf, "sftpgo.json"), "--log-file-path", filepath.Join(dir, "sftpgo.log"), "--log-level", "info")
+	if err != nil {
+		return nil, strongroom.E(op, err)
+	}
+	t := &sftpTarget{name: "sftpgo", port: port, user: "bench", key: strings.TrimSuffix(pub, ".pub"), knownDir: "", pid: p.cmd.Process.Pid, stop: p.stop}
+	err = p.waitReady(ctx, 60*time.Second, func(ctx context.Context) error {
+		_, err := sftpBatch(ctx, t, "aes256-gcm@openssh.com", "pwd\n")
+		return err
+	})
+	if err != nil {
+		t.stop()
+		return nil, strongroom.E(op, err)
+	}
+	return t, nil
+}
+
 // startStrongroomSFTP starts Strongroom with its SFTP listener and a
 // member with the SSH key whose private half is key, and creates the
 // project the files go to.
@@ -350,25 +429,36 @@ func writeSFTPReport(w io.Writer, o *options, version string, targets []*sftpTar
 	for i, t := range targets {
 		names[i] = t.name
 	}
+	type ratio struct{ num, den, title string }
+	ratios := []ratio{{targetStrongroom, "openssh", "Strongroom/OpenSSH"}, {targetClamd, "openssh", "Strongroom+clamd/OpenSSH"}}
+	if slices.Contains(names, "sftpgo") {
+		ratios = append(ratios, ratio{targetStrongroom, "sftpgo", "Strongroom/SFTPGo"}, ratio{targetClamd, "sftpgo", "Strongroom+clamd/SFTPGo"})
+	}
+	var titles []string
+	for _, r := range ratios {
+		titles = append(titles, r.title)
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "case\t%s\tstrongroom/openssh\tstrongroom-clamd/openssh\n", strings.Join(names, "\t"))
+	fmt.Fprintf(tw, "case\t%s\t%s\n", strings.Join(names, "\t"), strings.Join(titles, "\t"))
 	var md strings.Builder
-	fmt.Fprintf(&md, "| case | %s | Strongroom/OpenSSH | Strongroom+clamd/OpenSSH |\n|---|%s---|---|\n", strings.Join(names, " | "), strings.Repeat("---|", len(names)))
+	fmt.Fprintf(&md, "| case | %s | %s |\n|---|%s%s\n", strings.Join(names, " | "), strings.Join(titles, " | "),
+		strings.Repeat("---|", len(names)), strings.Repeat("---|", len(ratios)))
 	for _, k := range kases {
-		var cells []string
+		var cells, rcells []string
 		for _, n := range names {
 			r := val[[2]string{n, k}]
 			cells = append(cells, fmt.Sprintf("%.1f %s", r.value, r.unit))
 		}
-		base := val[[2]string{"openssh", k}].value
-		ratio := func(n string) string {
+		for _, r := range ratios {
+			base := val[[2]string{r.den, k}].value
 			if base == 0 {
-				return "-"
+				rcells = append(rcells, "-")
+				continue
 			}
-			return fmt.Sprintf("%.2f", val[[2]string{n, k}].value/base)
+			rcells = append(rcells, fmt.Sprintf("%.2f", val[[2]string{r.num, k}].value/base))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k, strings.Join(cells, "\t"), ratio(targetStrongroom), ratio(targetClamd))
-		fmt.Fprintf(&md, "| %s | %s | %s | %s |\n", k, strings.Join(cells, " | "), ratio(targetStrongroom), ratio(targetClamd))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", k, strings.Join(cells, "\t"), strings.Join(rcells, "\t"))
+		fmt.Fprintf(&md, "| %s | %s | %s |\n", k, strings.Join(cells, " | "), strings.Join(rcells, " | "))
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "\npeak resident memory (VmHWM) after all cases:")
