@@ -74,7 +74,7 @@ func (unscannedSession) Abort() {}
 
 // s3Handler returns the handler of the S3-compatible API.
 func (a *App) s3Handler(clientAddr api.ClientAddr) *s3api.Handler {
-	v := &s3api.Verifier{Keys: a.identity, Now: a.now}
+	v := &s3api.Verifier{Keys: a.identity, Now: a.now, AllowV2: a.policy.Data.AllowSignatureV2}
 	if d := a.policy.Data.PresignedURLMaxExpiry.Std(); d > 0 {
 		v.MaxPresignExpiry = d
 	}

@@ -289,6 +289,10 @@ type DataPolicy struct {
 	// sets none; 0 keeps objects until they are deleted.
 	Retention             yamlconf.Duration `yaml:"retention"`
 	PresignedURLMaxExpiry yamlconf.Duration `yaml:"presigned_url_max_expiry"`
+	// AllowSignatureV2 accepts S3 requests signed with AWS Signature
+	// Version 2 (HMAC-SHA1, payload unsigned) from legacy clients; off,
+	// only Version 4 is accepted.
+	AllowSignatureV2 bool `yaml:"allow_signature_v2"`
 }
 
 // KeyPolicy governs S3 access keys (DAT-6).

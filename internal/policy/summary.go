@@ -139,6 +139,8 @@ var settings = []setting{
 		func(p *Profile) string { return durOr(p.Data.Retention, "keep until deleted") }},
 	{"data.presigned_url_max_expiry", []string{"DAT-6"}, "longest validity of a presigned URL",
 		func(p *Profile) string { return p.Data.PresignedURLMaxExpiry.String() }},
+	{"data.allow_signature_v2", []string{"DAT-6"}, "S3 requests signed with the legacy AWS Signature Version 2 (HMAC-SHA1) accepted",
+		func(p *Profile) string { return strconv.FormatBool(p.Data.AllowSignatureV2) }},
 
 	{"keys.access_key_max_age", []string{"DAT-6"}, "access keys expire after",
 		func(p *Profile) string { return durOr(p.Keys.AccessKeyMaxAge, "never") }},

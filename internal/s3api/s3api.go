@@ -69,6 +69,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r.WithContext(ctx), resource, err)
 		return
 	}
+	if auth.V2 {
+		// Every event of the request says it was signed the legacy way.
+		c.Protocol = "s3-sigv2"
+		ctx = strongroom.WithClient(ctx, c)
+	}
 	ctx = strongroom.WithPrincipal(ctx, auth.Principal)
 	r = r.WithContext(ctx)
 	req := &request{h: h, w: w, r: r, auth: auth, bucket: bucket, key: key, q: r.URL.Query()}

@@ -55,6 +55,10 @@ type Verifier struct {
 	// MaxSkew is how far the time a request was signed at (X-Amz-Date or
 	// Date) may be from the server's clock. Zero means DefaultMaxSkew.
 	MaxSkew time.Duration
+	// AllowV2 accepts AWS Signature Version 2 (HMAC-SHA1) for legacy
+	// clients, as the policy profile's data.allow_signature_v2 says; off,
+	// such requests are refused with AccessDenied.
+	AllowV2 bool
 	// MaxPresignExpiry is the longest X-Amz-Expires a presigned URL may
 	// ask for, from the policy profile. Zero means DefaultMaxPresignExpiry,
 	// the most S3 allows.
@@ -71,6 +75,7 @@ type Auth struct {
 	AccessKey identity.AccessKeyID
 	Presigned bool   // signed in the query string rather than the Authorization header
 	Region    string // the region of the credential scope, as the client chose it
+	V2        bool   // signed with Signature Version 2, which the profile allows
 
 	_          [0]func()
 	signingKey []byte // HMAC key of the credential scope
@@ -154,8 +159,14 @@ func (v *Verifier) verify(r *http.Request) (*Auth, *Error) {
 	case len(authz) == 1 && presign:
 		return nil, InvalidArgument.New("Only one auth mechanism allowed; send either the Authorization header or the X-Amz-Algorithm query parameters, not both.")
 	case len(authz) == 1 && strings.HasPrefix(authz[0], "AWS "):
+		if v.AllowV2 {
+			return v.verifyV2(r, authz[0], query)
+		}
 		return nil, errSignatureV2
 	case len(authz) == 0 && !presign && (queryHas(query, "AWSAccessKeyId") || queryHas(query, "Signature")):
+		if v.AllowV2 {
+			return v.verifyV2(r, "", query)
+		}
 		return nil, errSignatureV2
 	case len(authz) == 0 && !presign:
 		return nil, AccessDenied.New("Anonymous requests are not allowed; sign requests with AWS Signature Version 4 using a Strongroom access key.")
@@ -210,7 +221,7 @@ func (v *Verifier) verify(r *http.Request) (*Auth, *Error) {
 	}, nil
 }
 
-var errSignatureV2 = AccessDenied.New("AWS Signature Version 2 is refused; sign requests with AWS Signature Version 4 (AWS4-HMAC-SHA256). Most clients choose it by setting a region or signature_version=s3v4.")
+var errSignatureV2 = AccessDenied.New("AWS Signature Version 2 is refused; sign requests with AWS Signature Version 4 (AWS4-HMAC-SHA256). Most clients choose it by setting a region or signature_version=s3v4. (An operator may allow Version 2 for legacy clients with the profile's data.allow_signature_v2.)")
 
 // parseHeaderAuth reads the signature of a request signed in its
 // Authorization header, and checks its time against the clock.
