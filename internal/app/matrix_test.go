@@ -9,6 +9,8 @@ import (
 	"strongroom/internal/access"
 	"strongroom/internal/api"
 	"strongroom/internal/console"
+	"strongroom/internal/s3api"
+	"strongroom/internal/sftpd"
 )
 
 // rule is what the security policy says of an action, written out here
@@ -120,8 +122,8 @@ func (r rule) expect(p strongroom.Principal, sc scenario) bool {
 }
 
 // TestAuthorisationMatrix (ACC-1, ACC-2, ACC-3, ACC-7, AUD-8) is generated
-// from the route tables of the JSON API and the console, and the data
-// plane's operations (dataPlane, for S3 and SFTP): every route x
+// from the route tables of the JSON API and the console and the
+// operation tables of S3 and SFTP (dataPlane): every route x
 // every role x own resource / same tenant without a grant / with an
 // expired grant / with each grant / another tenant (with and without a
 // forged grant) / the platform, against the policy written out in
@@ -159,7 +161,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 			{"platform", "", false, access.PermNone},
 		}
 	}
-	routes := map[string][]api.RouteInfo{"api": api.RouteTable(), "console": console.RouteTable(), "data plane": dataPlane}
+	routes := map[string][]api.RouteInfo{"api": api.RouteTable(), "console": console.RouteTable(), "data plane": dataPlane(t)}
 	checked := 0
 	for transport, table := range routes {
 		if len(table) < 10 {
@@ -200,20 +202,32 @@ func TestAuthorisationMatrix(t *testing.T) {
 	t.Logf("%d decisions checked", checked)
 }
 
-// dataPlane is what the objects service decides for the S3 API and SFTP,
-// operation by operation: both transports call it for every data
-// operation and make no decision of their own.
-var dataPlane = []api.RouteInfo{
-	{Method: "S3", Pattern: "ListBuckets; SFTP ls /", Action: access.ProjectList},
-	{Method: "S3", Pattern: "CreateBucket; SFTP mkdir /P", Action: access.ProjectCreate},
-	{Method: "S3", Pattern: "HeadBucket, GetBucketLocation", Action: access.ProjectRead},
-	{Method: "S3", Pattern: "DeleteBucket; SFTP rmdir /P", Action: access.ProjectDelete},
-	{Method: "API", Pattern: "project retention and lock", Action: access.ProjectAdmin},
-	{Method: "API", Pattern: "project grants", Action: access.ProjectShare},
-	{Method: "S3", Pattern: "ListObjects(V2), ListMultipartUploads; SFTP ls /P", Action: access.ObjectList},
-	{Method: "S3", Pattern: "GetObject, HeadObject, CopyObject source; SFTP get, stat", Action: access.ObjectRead},
-	{Method: "S3", Pattern: "PutObject, CopyObject, multipart; SFTP put, rename", Action: access.ObjectWrite},
-	{Method: "S3", Pattern: "DeleteObject(s); SFTP rm, rename source", Action: access.ObjectDelete},
+// dataPlane is generated from the operation tables of the S3 API and of
+// SFTP, one route per operation and action the objects service decides
+// for it, and the API's project settings (which reach the objects
+// service directly). A table operation without an action fails.
+func dataPlane(t *testing.T) []api.RouteInfo {
+	var out []api.RouteInfo
+	for _, op := range s3api.Operations() {
+		if len(op.Actions) == 0 {
+			t.Errorf("S3 operation %s names no action", op.Name)
+		}
+		for _, a := range op.Actions {
+			out = append(out, api.RouteInfo{Method: "S3 " + op.Method, Pattern: op.Name + " (" + op.Level + ")", Action: a})
+		}
+	}
+	for _, op := range sftpd.Operations() {
+		if op.Refused {
+			continue // refused whoever asks
+		}
+		if len(op.Actions) == 0 {
+			t.Errorf("SFTP operation %s %s names no action", op.Method, op.Path)
+		}
+		for _, a := range op.Actions {
+			out = append(out, api.RouteInfo{Method: "SFTP " + op.Method, Pattern: op.Path, Action: a})
+		}
+	}
+	return out
 }
 
 func describe(p strongroom.Principal) string {

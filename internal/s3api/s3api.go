@@ -109,95 +109,54 @@ func (q *request) fail(err error) {
 }
 
 func (q *request) serve() {
-	m := q.r.Method
 	switch {
 	case q.bucket == "":
-		if m == http.MethodGet {
-			q.listBuckets()
-			return
-		}
+		q.dispatch(serviceOps, "the method is not allowed on this resource")
 	case q.key == "":
 		q.serveBucket()
-		return
 	default:
 		q.serveObject()
-		return
 	}
-	q.fail(&Error{Code: "MethodNotAllowed", Status: http.StatusMethodNotAllowed, Message: "the method is not allowed on this resource"})
+}
+
+// dispatch serves the request with the first operation of ops that
+// matches it.
+func (q *request) dispatch(ops []op, notAllowed string) {
+	for i := range ops {
+		if ops[i].Method == q.r.Method && (ops[i].match == nil || ops[i].match(q)) {
+			ops[i].serve(q)
+			return
+		}
+	}
+	q.fail(&Error{Code: "MethodNotAllowed", Status: http.StatusMethodNotAllowed, Message: notAllowed})
 }
 
 func (q *request) serveBucket() {
-	m := q.r.Method
 	for _, sub := range []string{"acl", "policy", "cors", "lifecycle", "tagging", "website", "replication", "encryption", "object-lock", "notification", "logging", "ownershipControls", "publicAccessBlock", "accelerate", "requestPayment", "analytics", "metrics", "inventory", "intelligent-tiering"} {
-		if q.has(sub) {
-			if m == http.MethodGet && sub == "acl" {
-				q.bucketACL()
-				return
-			}
+		if q.has(sub) && !(sub == "acl" && q.r.Method == http.MethodGet) {
 			q.fail(notImplemented("the bucket sub-resource ?" + sub + " is not supported"))
 			return
 		}
 	}
-	switch {
-	case m == http.MethodPut && len(q.q) == 0:
-		q.createBucket()
-	case m == http.MethodHead:
-		q.headBucket()
-	case m == http.MethodDelete && len(q.q) == 0:
-		q.deleteBucket()
-	case m == http.MethodGet && q.has("location"):
-		q.bucketLocation()
-	case m == http.MethodGet && q.has("versioning"):
-		q.bucketVersioning()
-	case m == http.MethodGet && q.has("uploads"):
-		q.listUploads()
-	case m == http.MethodGet && q.has("versions"):
+	if q.r.Method == http.MethodGet && q.has("versions") {
 		q.fail(notImplemented("object versions are not kept; list objects instead"))
-	case m == http.MethodGet:
-		q.listObjects()
-	case m == http.MethodPost && q.has("delete"):
-		q.deleteObjects()
-	default:
-		q.fail(&Error{Code: "MethodNotAllowed", Status: http.StatusMethodNotAllowed, Message: "the method is not allowed on a bucket"})
+		return
 	}
+	q.dispatch(bucketOps, "the method is not allowed on a bucket")
 }
 
 func (q *request) serveObject() {
-	m := q.r.Method
 	for _, sub := range []string{"acl", "tagging", "retention", "legal-hold", "torrent", "restore", "select", "attributes"} {
 		if q.has(sub) {
 			q.fail(notImplemented("the object sub-resource ?" + sub + " is not supported"))
 			return
 		}
 	}
-	switch {
-	case m == http.MethodPut && q.has("partNumber") && q.has("uploadId"):
-		if q.r.Header.Get("x-amz-copy-source") != "" {
-			q.fail(notImplemented("UploadPartCopy is not supported; upload the part's bytes"))
-			return
-		}
-		q.uploadPart()
-	case m == http.MethodPut && q.r.Header.Get("x-amz-copy-source") != "":
-		q.copyObject()
-	case m == http.MethodPut:
-		q.putObject()
-	case m == http.MethodGet && q.has("uploadId"):
-		q.listParts()
-	case m == http.MethodGet:
-		q.getObject(false)
-	case m == http.MethodHead:
-		q.getObject(true)
-	case m == http.MethodDelete && q.has("uploadId"):
-		q.abortUpload()
-	case m == http.MethodDelete:
-		q.deleteObject()
-	case m == http.MethodPost && q.has("uploads"):
-		q.createUpload()
-	case m == http.MethodPost && q.has("uploadId"):
-		q.completeUpload()
-	default:
-		q.fail(&Error{Code: "MethodNotAllowed", Status: http.StatusMethodNotAllowed, Message: "the method is not allowed on an object"})
+	if q.r.Method == http.MethodPut && q.has("partNumber") && q.has("uploadId") && q.r.Header.Get("x-amz-copy-source") != "" {
+		q.fail(notImplemented("UploadPartCopy is not supported; upload the part's bytes"))
+		return
 	}
+	q.dispatch(objectOps, "the method is not allowed on an object")
 }
 
 // splitPath splits a path-style request path into bucket and key. The key

@@ -152,41 +152,9 @@ func (t *tree) Filewrite(r *sftp.Request) (io.WriterAt, error) {
 	return u, nil
 }
 
-// Filecmd runs the commands that change the tree.
-func (t *tree) Filecmd(r *sftp.Request) error {
-	switch r.Method {
-	case "Setstat":
-		return t.setstat(r)
-	case "Rename":
-		return t.rename(r.Filepath, r.Target, false)
-	case "Mkdir":
-		return t.mkdir(r.Filepath)
-	case "Rmdir":
-		return t.rmdir(r.Filepath)
-	case "Remove":
-		return t.remove(r.Filepath)
-	case "Link", "Symlink":
-		return unsupported("links are not supported: every file has one name")
-	}
-	return unsupported(fmt.Sprintf("%s is not supported", r.Method))
-}
-
 // PosixRename renames, replacing the target if it exists.
 func (t *tree) PosixRename(r *sftp.Request) error {
 	return t.rename(r.Filepath, r.Target, true)
-}
-
-// Filelist answers directory listings, stat and readlink.
-func (t *tree) Filelist(r *sftp.Request) (sftp.ListerAt, error) {
-	switch r.Method {
-	case "List":
-		return t.list(r.Filepath)
-	case "Stat":
-		return t.statList(r.Filepath)
-	case "Readlink":
-		return nil, unsupported("there are no symbolic links")
-	}
-	return nil, unsupported(fmt.Sprintf("%s is not supported", r.Method))
 }
 
 // Lstat is Stat: there are no links.
