@@ -2,9 +2,9 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"crypto/md5"
 	"encoding/base64"
-	"context"
 	"encoding/xml"
 	"io"
 	"net/http"
@@ -80,18 +80,22 @@ func TestS3OperationTable(t *testing.T) {
 	del := []byte(`<Delete><Object><Key>b.txt</Key></Object></Delete>`)
 	complete := []byte(`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"x"</ETag></Part></CompleteMultipartUpload>`)
 	probes := map[string]func() (int, string){
-		"ListBuckets":             func() (int, string) { return send("GET", "/", nil) },
-		"CreateBucket":            func() (int, string) { return send("PUT", "/bobs", nil) },
-		"HeadBucket":              func() (int, string) { return send("HEAD", "/shared", nil) },
-		"DeleteBucket":            func() (int, string) { return send("DELETE", "/shared", nil) },
-		"GetBucketAcl":            func() (int, string) { return send("GET", "/shared?acl", nil) },
-		"GetBucketLocation":       func() (int, string) { return send("GET", "/shared?location", nil) },
-		"GetBucketVersioning":     func() (int, string) { return send("GET", "/shared?versioning", nil) },
-		"ListMultipartUploads":    func() (int, string) { return send("GET", "/shared?uploads", nil) },
-		"ListObjects(V2)":         func() (int, string) { return send("GET", "/shared?list-type=2", nil) },
-		"DeleteObjects":           func() (int, string) { return send("POST", "/shared?delete", del, "Content-Md5", md5b64(del)) },
-		"UploadPart":              func() (int, string) { return send("PUT", "/shared/m.bin?partNumber=1&uploadId="+upload, []byte("part")) },
-		"CopyObject":              func() (int, string) { return send("PUT", "/shared/copy.txt", nil, "X-Amz-Copy-Source", "/shared/a.txt") },
+		"ListBuckets":          func() (int, string) { return send("GET", "/", nil) },
+		"CreateBucket":         func() (int, string) { return send("PUT", "/bobs", nil) },
+		"HeadBucket":           func() (int, string) { return send("HEAD", "/shared", nil) },
+		"DeleteBucket":         func() (int, string) { return send("DELETE", "/shared", nil) },
+		"GetBucketAcl":         func() (int, string) { return send("GET", "/shared?acl", nil) },
+		"GetBucketLocation":    func() (int, string) { return send("GET", "/shared?location", nil) },
+		"GetBucketVersioning":  func() (int, string) { return send("GET", "/shared?versioning", nil) },
+		"ListMultipartUploads": func() (int, string) { return send("GET", "/shared?uploads", nil) },
+		"ListObjects(V2)":      func() (int, string) { return send("GET", "/shared?list-type=2", nil) },
+		"DeleteObjects":        func() (int, string) { return send("POST", "/shared?delete", del, "Content-Md5", md5b64(del)) },
+		"UploadPart": func() (int, string) {
+			return send("PUT", "/shared/m.bin?partNumber=1&uploadId="+upload, []byte("part"))
+		},
+		"CopyObject": func() (int, string) {
+			return send("PUT", "/shared/copy.txt", nil, "X-Amz-Copy-Source", "/shared/a.txt")
+		},
 		"PutObject":               func() (int, string) { return send("PUT", "/shared/new.txt", []byte("bob's")) },
 		"ListParts":               func() (int, string) { return send("GET", "/shared/m.bin?uploadId="+upload, nil) },
 		"GetObject":               func() (int, string) { return send("GET", "/shared/a.txt", nil) },
