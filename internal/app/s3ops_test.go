@@ -80,7 +80,12 @@ func TestS3OperationTable(t *testing.T) {
 	del := []byte(`<Delete><Object><Key>b.txt</Key></Object></Delete>`)
 	complete := []byte(`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>"x"</ETag></Part></CompleteMultipartUpload>`)
 	probes := map[string]func() (int, string){
-		"ListBuckets":          func() (int, string) { return send("GET", "/", nil) },
+		"ListBuckets": func() (int, string) { return send("GET", "/", nil) },
+		"PutObjectTagging": func() (int, string) {
+			return send("PUT", "/shared/a.txt?tagging", []byte(`<Tagging><TagSet></TagSet></Tagging>`))
+		},
+		"GetObjectTagging":     func() (int, string) { return send("GET", "/shared/a.txt?tagging", nil) },
+		"DeleteObjectTagging":  func() (int, string) { return send("DELETE", "/shared/a.txt?tagging", nil) },
 		"CreateBucket":         func() (int, string) { return send("PUT", "/bobs", nil) },
 		"HeadBucket":           func() (int, string) { return send("HEAD", "/shared", nil) },
 		"DeleteBucket":         func() (int, string) { return send("DELETE", "/shared", nil) },

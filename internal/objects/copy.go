@@ -20,6 +20,10 @@ type CopyInput struct {
 	ReplaceMetadata bool
 	ContentType     string
 	Metadata        map[string]string
+	// ReplaceTags takes Tags from here rather than from the source
+	// (x-amz-tagging-directive REPLACE).
+	ReplaceTags bool
+	Tags        map[string]string
 	// IfMatch, if set, requires the source's ETag to match.
 	IfMatch string
 }
@@ -45,11 +49,17 @@ func (s *Service) CopyObject(ctx context.Context, in CopyInput) (_ *ObjectInfo, 
 	if in.IfMatch != "" && !etagMatch(in.IfMatch, m.ETag) {
 		return nil, wrap(op, errPrecondition(op, "the source's ETag differs from x-amz-copy-source-if-match"))
 	}
-	meta := &objectMeta{Name: in.DstName, ContentType: m.ContentType, Metadata: m.Metadata}
+	meta := &objectMeta{Name: in.DstName, ContentType: m.ContentType, Metadata: m.Metadata, Tags: m.Tags}
 	if in.ReplaceMetadata {
 		meta.ContentType, meta.Metadata = in.ContentType, in.Metadata
 	}
+	if in.ReplaceTags {
+		meta.Tags = in.Tags
+	}
 	if err := s.checkNew(op, in.DstName, meta.ContentType, meta.Metadata); err != nil {
+		return nil, err
+	}
+	if err := CheckTags(meta.Tags); err != nil {
 		return nil, err
 	}
 	if err := s.record(ctx, op, s.event(ctx, "object.get", p.Tenant, in.SrcProject+"/"+in.SrcName, map[string]string{"object": string(rec.ID), "for": "copy"})); err != nil {

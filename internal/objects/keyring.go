@@ -215,6 +215,7 @@ type objectMeta struct {
 	Name        string            `json:"name"`
 	ContentType string            `json:"content_type,omitempty"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
+	Tags        map[string]string `json:"tags,omitempty"`
 	ETag        string            `json:"etag,omitempty"`   // as S3 reports it, without quotes
 	SHA256      string            `json:"sha256,omitempty"` // hex, of the whole plaintext
 }

@@ -85,8 +85,9 @@ func (s *Service) findUploadParts(ctx context.Context, op string, pr *Project, n
 // ErrNoSuchUpload marks the NotFound of an unknown upload ID.
 var ErrNoSuchUpload = fmt.Errorf("no such upload")
 
-// CreateUpload starts a multipart upload of name.
-func (s *Service) CreateUpload(ctx context.Context, project, name, contentType string, md map[string]string) (_ UploadID, err error) {
+// CreateUpload starts a multipart upload of name, whose object will
+// carry the content type, metadata and tags given.
+func (s *Service) CreateUpload(ctx context.Context, project, name, contentType string, md, tags map[string]string) (_ UploadID, err error) {
 	const op = "objects.CreateUpload"
 	defer s.failed(ctx, "object.upload.create", project+"/"+name, &err)
 	p, pr, err := s.findProject(ctx, op, access.ObjectWrite, project)
@@ -94,6 +95,9 @@ func (s *Service) CreateUpload(ctx context.Context, project, name, contentType s
 		return "", err
 	}
 	if err := s.checkNew(op, name, contentType, md); err != nil {
+		return "", err
+	}
+	if err := CheckTags(tags); err != nil {
 		return "", err
 	}
 	k, release, err := s.writeKey(ctx, p.Tenant)
@@ -105,7 +109,7 @@ func (s *Service) CreateUpload(ctx context.Context, project, name, contentType s
 		ID: UploadID(newID("upl_")), Tenant: p.Tenant, Project: pr.ID, KeyVersion: k.Version(),
 		NameMAC: k.NameMAC(string(pr.ID), name), CreatedAt: s.now(), CreatedBy: p.User,
 	}
-	if u.Sealed, err = s.sealMeta(k, "upload", pr.ID, string(u.ID), &objectMeta{Name: name, ContentType: contentType, Metadata: md}); err != nil {
+	if u.Sealed, err = s.sealMeta(k, "upload", pr.ID, string(u.ID), &objectMeta{Name: name, ContentType: contentType, Metadata: md, Tags: tags}); err != nil {
 		return "", err
 	}
 	err = s.update(ctx, op, func(tx Tx) error {

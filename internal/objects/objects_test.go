@@ -337,7 +337,7 @@ func TestObjects(t *testing.T) {
 		e := testenv.EICAR()
 		part1 := append(payload(objects.MinPartSize-30, 5), e[:30]...)
 		part2 := append(append([]byte{}, e[30:]...), payload(1000, 6)...)
-		id, err := f.svc.CreateUpload(f.alice, "reports", "split.bin", "", nil)
+		id, err := f.svc.CreateUpload(f.alice, "reports", "split.bin", "", nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -359,7 +359,7 @@ func TestObjects(t *testing.T) {
 
 	t.Run("multipart round trip", func(t *testing.T) {
 		p1, p2 := payload(objects.MinPartSize, 7), payload(12345, 8)
-		id, err := f.svc.CreateUpload(f.alice, "reports", "big.bin", "application/octet-stream", nil)
+		id, err := f.svc.CreateUpload(f.alice, "reports", "big.bin", "application/octet-stream", nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -408,7 +408,7 @@ func TestObjects(t *testing.T) {
 	})
 
 	t.Run("stale uploads are aborted", func(t *testing.T) {
-		id, err := f.svc.CreateUpload(f.alice, "reports", "abandoned.bin", "", nil)
+		id, err := f.svc.CreateUpload(f.alice, "reports", "abandoned.bin", "", nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -838,7 +838,7 @@ func TestPartReplacedDuringComplete(t *testing.T) {
 	if _, err := svc.CreateProject(f.alice, "parts"); err != nil {
 		t.Fatal(err)
 	}
-	id, err := svc.CreateUpload(f.alice, "parts", "x.bin", "", nil)
+	id, err := svc.CreateUpload(f.alice, "parts", "x.bin", "", nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

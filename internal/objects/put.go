@@ -37,6 +37,7 @@ type PutInput struct {
 	Size        int64
 	ContentType string
 	Metadata    map[string]string
+	Tags        map[string]string // see CheckTags
 	// IfNoneMatch refuses the upload if an object of that name exists.
 	IfNoneMatch bool
 	// IfMatch, if set, refuses the upload unless the current object's
@@ -54,6 +55,7 @@ type ObjectInfo struct {
 	SHA256      string // hex
 	ContentType string
 	Metadata    map[string]string
+	Tags        int // how many tags the object has
 	Modified    time.Time
 	Status      ObjectStatus
 	ScanEngine  string
@@ -243,6 +245,9 @@ func (s *Service) PutObject(ctx context.Context, in PutInput) (_ *ObjectInfo, er
 	if err := s.checkNew(op, in.Name, in.ContentType, in.Metadata); err != nil {
 		return nil, err
 	}
+	if err := CheckTags(in.Tags); err != nil {
+		return nil, err
+	}
 	if s.MaxScanSize > 0 && in.Size > s.MaxScanSize && s.scanner != nil {
 		return nil, s.tooLargeToScan(op)
 	}
@@ -278,7 +283,7 @@ func (s *Service) PutObject(ctx context.Context, in PutInput) (_ *ObjectInfo, er
 		return nil, err
 	}
 	meta := &objectMeta{
-		Name: in.Name, ContentType: in.ContentType, Metadata: in.Metadata,
+		Name: in.Name, ContentType: in.ContentType, Metadata: in.Metadata, Tags: in.Tags,
 		ETag: hex.EncodeToString(sw.md5.Sum(nil)), SHA256: hex.EncodeToString(sw.sha.Sum(nil)),
 	}
 	rec := &ObjectRecord{
@@ -386,7 +391,7 @@ func etagMatch(cond, etag string) bool {
 func (s *Service) info(pr *Project, rec *ObjectRecord, m *objectMeta) *ObjectInfo {
 	return &ObjectInfo{
 		ID: rec.ID, Project: pr.Name, Name: m.Name, Size: rec.Size, ETag: m.ETag, SHA256: m.SHA256,
-		ContentType: m.ContentType, Metadata: m.Metadata, Modified: rec.CreatedAt,
+		ContentType: m.ContentType, Metadata: m.Metadata, Tags: len(m.Tags), Modified: rec.CreatedAt,
 		Status: rec.Status, ScanEngine: rec.ScanEngine, LockUntil: rec.LockUntil,
 	}
 }

@@ -59,13 +59,18 @@ func (q *request) putObject() {
 		q.fail(&Error{Code: "EntityTooLarge", Status: http.StatusBadRequest, Message: fmt.Sprintf("a single PUT may hold at most %d bytes; use a multipart upload", max)})
 		return
 	}
+	tags, terr := tagsHeader(q.r.Header)
+	if terr != nil {
+		q.fail(terr)
+		return
+	}
 	info, err := q.h.Objects.PutObject(q.r.Context(), objects.PutInput{
 		Project: q.bucket, Name: q.key, Body: body, Size: size,
-		ContentType: q.r.Header.Get("Content-Type"), Metadata: metadata(q.r.Header),
+		ContentType: q.r.Header.Get("Content-Type"), Metadata: metadata(q.r.Header), Tags: tags,
 		IfNoneMatch: q.r.Header.Get("If-None-Match") == "*", IfMatch: q.r.Header.Get("If-Match"),
 	})
 	if err != nil {
-		q.fail(err)
+		q.fail(tagError(err))
 		return
 	}
 	q.w.Header().Set("ETag", `"`+info.ETag+`"`)
@@ -84,6 +89,9 @@ func setObjectHeaders(h http.Header, info *objects.ObjectInfo) {
 	h.Set("Content-Type", ct)
 	for k, v := range info.Metadata {
 		h.Set("x-amz-meta-"+k, v)
+	}
+	if info.Tags > 0 {
+		h.Set("x-amz-tagging-count", strconv.Itoa(info.Tags))
 	}
 	if !info.LockUntil.IsZero() {
 		h.Set("x-amz-object-lock-retain-until-date", info.LockUntil.UTC().Format(time.RFC3339))
@@ -287,13 +295,26 @@ func (q *request) copyObject() {
 		q.fail(&Error{Code: "InvalidArgument", Status: http.StatusBadRequest, Message: "x-amz-metadata-directive must be COPY or REPLACE"})
 		return
 	}
+	switch d := q.r.Header.Get("x-amz-tagging-directive"); d {
+	case "", "COPY":
+	case "REPLACE":
+		tags, err := tagsHeader(q.r.Header)
+		if err != nil {
+			q.fail(err)
+			return
+		}
+		in.ReplaceTags, in.Tags = true, tags
+	default:
+		q.fail(&Error{Code: "InvalidArgument", Status: http.StatusBadRequest, Message: "x-amz-tagging-directive must be COPY or REPLACE"})
+		return
+	}
 	if sb == q.bucket && sk == q.key && !in.ReplaceMetadata {
 		q.fail(&Error{Code: "InvalidRequest", Status: http.StatusBadRequest, Message: "copying an object onto itself needs x-amz-metadata-directive: REPLACE"})
 		return
 	}
 	info, err := q.h.Objects.CopyObject(q.r.Context(), in)
 	if err != nil {
-		q.fail(err)
+		q.fail(tagError(err))
 		return
 	}
 	q.writeXML(struct {
@@ -305,9 +326,14 @@ func (q *request) copyObject() {
 }
 
 func (q *request) createUpload() {
-	id, err := q.h.Objects.CreateUpload(q.r.Context(), q.bucket, q.key, q.r.Header.Get("Content-Type"), metadata(q.r.Header))
+	tags, terr := tagsHeader(q.r.Header)
+	if terr != nil {
+		q.fail(terr)
+		return
+	}
+	id, err := q.h.Objects.CreateUpload(q.r.Context(), q.bucket, q.key, q.r.Header.Get("Content-Type"), metadata(q.r.Header), tags)
 	if err != nil {
-		q.fail(err)
+		q.fail(tagError(err))
 		return
 	}
 	q.writeXML(struct {

@@ -51,6 +51,12 @@ var bucketOps = []op{
 }
 
 var objectOps = []op{
+	{Operation{"PutObjectTagging", http.MethodPut, "object", []access.Action{access.ObjectWrite}},
+		func(q *request) bool { return q.has("tagging") }, (*request).putObjectTagging},
+	{Operation{"GetObjectTagging", http.MethodGet, "object", []access.Action{access.ObjectRead}},
+		func(q *request) bool { return q.has("tagging") }, (*request).getObjectTagging},
+	{Operation{"DeleteObjectTagging", http.MethodDelete, "object", []access.Action{access.ObjectWrite}},
+		func(q *request) bool { return q.has("tagging") }, (*request).deleteObjectTagging},
 	{Operation{"UploadPart", http.MethodPut, "object", []access.Action{access.ObjectWrite}},
 		func(q *request) bool { return q.has("partNumber") && q.has("uploadId") }, (*request).uploadPart},
 	{Operation{"CopyObject", http.MethodPut, "object", []access.Action{access.ObjectRead, access.ObjectWrite}},

@@ -146,7 +146,7 @@ func (q *request) serveBucket() {
 }
 
 func (q *request) serveObject() {
-	for _, sub := range []string{"acl", "tagging", "retention", "legal-hold", "torrent", "restore", "select", "attributes"} {
+	for _, sub := range []string{"acl", "retention", "legal-hold", "torrent", "restore", "select", "attributes"} {
 		if q.has(sub) {
 			q.fail(notImplemented("the object sub-resource ?" + sub + " is not supported"))
 			return
