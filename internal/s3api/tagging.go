@@ -119,4 +119,3 @@ func (q *request) deleteObjectTagging() {
 	}
 	q.w.WriteHeader(http.StatusNoContent)
 }
-
