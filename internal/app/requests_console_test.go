@@ -142,26 +142,8 @@ func TestReviewsInChromium(t *testing.T) {
 	}
 	dave := consoleMember(t, ta, me.Tenant, "dave", "Harbour lantern passphrase 71")
 	erin := consoleMember(t, ta, me.Tenant, "erin", "Meadow compass passphrase 52")
-	carol, err := ta.identity.CreateUser(setupCtx(), me.Tenant, identity.UserSpec{Name: "carol", Role: identity.RoleAdmin})
-	if err != nil {
-		t.Fatal(err)
-	}
 	const carolPassword = "Granite orchard passphrase 93"
-	if err := ta.identity.SetPassword(setupCtx(), carol.ID, "A temporary password 4 the test"); err != nil {
-		t.Fatal(err)
-	}
-	carolCtx := strongroom.WithPrincipal(bg, strongroom.Principal{User: carol.ID, Tenant: carol.Tenant, Name: carol.Name, Role: string(carol.Role)})
-	if err := ta.identity.ChangePassword(carolCtx, carol.ID, "A temporary password 4 the test", carolPassword); err != nil {
-		t.Fatal(err)
-	}
-	enr, err := ta.identity.BeginTOTP(carolCtx, carol.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, _ := totp.GenerateCode(enr.Secret, time.Now())
-	if _, err := ta.identity.ConfirmTOTP(carolCtx, carol.ID, code); err != nil {
-		t.Fatal(err)
-	}
+	secret := consoleAdmin(t, ta, me.Tenant, "carol", carolPassword)
 	daveCtx := strongroom.WithPrincipal(bg, strongroom.Principal{User: dave.ID, Tenant: dave.Tenant, Name: dave.Name, Role: string(dave.Role)})
 	if _, err := ta.objects.CreateProject(daveCtx, "ledger"); err != nil {
 		t.Fatal(err)
@@ -172,7 +154,7 @@ func TestReviewsInChromium(t *testing.T) {
 	}
 
 	ctx := newBrowser(t, ta)
-	next, _ := totp.GenerateCode(enr.Secret, time.Now().Add(30*time.Second))
+	next, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
 	browse(t, ctx, "open the sign-in page", chromedp.Navigate(base+"/login"))
 	browse(t, ctx, "sign in as carol", signInSteps("carol", carolPassword, next)...)
 	browse(t, ctx, "open the reviews page", chromedp.Navigate(base+"/reviews"))
@@ -207,5 +189,115 @@ func TestReviewsInChromium(t *testing.T) {
 	}
 	if gs, err := ta.objects.ProjectGrants(daveCtx, "ledger"); err != nil || len(gs) != 0 {
 		t.Errorf("grants on ledger after the revocation in the console: %+v, %v (revoked %s)", gs, err, g.ID)
+	}
+}
+
+// consoleAdmin creates a tenant administrator with a password and an
+// enrolled authenticator, and returns the authenticator's secret.
+func consoleAdmin(t *testing.T, ta *testApp, tenant strongroom.TenantID, name, password string) string {
+	t.Helper()
+	u, err := ta.identity.CreateUser(setupCtx(), tenant, identity.UserSpec{Name: name, Role: identity.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ta.identity.SetPassword(setupCtx(), u.ID, "A temporary password 4 the test"); err != nil {
+		t.Fatal(err)
+	}
+	uctx := strongroom.WithPrincipal(context.Background(), strongroom.Principal{User: u.ID, Tenant: u.Tenant, Name: u.Name, Role: string(u.Role)})
+	if err := ta.identity.ChangePassword(uctx, u.ID, "A temporary password 4 the test", password); err != nil {
+		t.Fatal(err)
+	}
+	enr, err := ta.identity.BeginTOTP(uctx, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _ := totp.GenerateCode(enr.Secret, time.Now())
+	if _, err := ta.identity.ConfirmTOTP(uctx, u.ID, code); err != nil {
+		t.Fatal(err)
+	}
+	return enr.Secret
+}
+
+// TestOffboardInChromium (ACC-6): in headless Chromium a tenant
+// administrator finds a leaver on the users page, is refused without the
+// typed confirmation, then offboards him with a reason: the page reports
+// what was ended, the leaver's session and access key stop working and
+// he cannot sign in again. A member has no users page.
+func TestOffboardInChromium(t *testing.T) {
+	chromium(t)
+	ta, _, _ := bootstrapped(t)
+	base := "https://" + ta.Addr("https")
+	bg := context.Background()
+	me, err := ta.identity.FindUserByName(bg, "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const davePassword = "Harbour lantern passphrase 71"
+	dave := consoleMember(t, ta, me.Tenant, "dave", davePassword)
+	key, _, err := ta.identity.CreateAccessKey(setupCtx(), dave.ID, identity.AccessKeySpec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	daveSession, err := ta.identity.SignIn(bg, identity.SignInRequest{Name: "dave", Password: davePassword, NoticeAccepted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const carolPassword = "Granite orchard passphrase 93"
+	secret := consoleAdmin(t, ta, me.Tenant, "carol", carolPassword)
+
+	ctx := newBrowser(t, ta)
+	browse(t, ctx, "open the sign-in page", chromedp.Navigate(base+"/login"))
+	browse(t, ctx, "sign in as dave", signInSteps("dave", davePassword, "")...)
+	if status := browse(t, ctx, "dave opens the users page", chromedp.Navigate(base+"/users")); status != 403 {
+		t.Errorf("a member opening /users: %d, want 403", status)
+	}
+	browse(t, ctx, "open dave's page", chromedp.Navigate(base+"/me"))
+	if n, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSSAll(`a[href="/users"]`), chromedp.AtLeast(0))); err != nil || len(n) != 0 {
+		t.Errorf("a member's menu links to the users page (%d links, %v)", len(n), err)
+	}
+	browse(t, ctx, "sign out", chromedp.Click(chromedp.ID("sign-out")))
+
+	next, _ := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
+	browse(t, ctx, "sign in as carol", signInSteps("carol", carolPassword, next)...)
+	browse(t, ctx, "open the users page", chromedp.Click(chromedp.CSS(`a[href="/users"]`)))
+	if loc := location(t, ctx); loc != base+"/users" {
+		t.Fatalf("carol following the Users link ended at %s", loc)
+	}
+	if s := text(t, ctx, "user-dave"); !strings.Contains(s, "active") {
+		t.Fatalf("dave's row: %q", s)
+	}
+	browse(t, ctx, "offboard dave without confirming",
+		chromedp.SendKeys(chromedp.CSS(`#user-dave input[name=reason]`), "left on 2026-11-30"),
+		chromedp.SendKeys(chromedp.CSS(`#user-dave input[name=confirm]`), "erin"),
+		chromedp.Click(chromedp.CSS(`#user-dave button.revoke`)))
+	if e := text(t, ctx, "error"); !strings.Contains(e, "type the user's name") {
+		t.Errorf("offboarding with the wrong confirmation: the page says %q", e)
+	}
+	if u, err := ta.identity.FindUserByID(bg, dave.ID); err != nil || u.Status != identity.StatusActive {
+		t.Fatalf("dave after a refused offboarding: %+v, %v", u, err)
+	}
+	browse(t, ctx, "offboard dave",
+		chromedp.SendKeys(chromedp.CSS(`#user-dave input[name=reason]`), "left on 2026-11-30"),
+		chromedp.SendKeys(chromedp.CSS(`#user-dave input[name=confirm]`), "dave"),
+		chromedp.Click(chromedp.CSS(`#user-dave button.revoke`)))
+	if m := text(t, ctx, "message"); !strings.Contains(m, "dave was offboarded: 1 sessions ended, 1 access keys revoked") {
+		t.Errorf("after offboarding the page says %q (error %q)", m, text(t, ctx, "error"))
+	}
+	screenshot(t, ctx, "strongroom-console-users.png")
+	if s := text(t, ctx, "user-dave"); !strings.Contains(s, "offboarded") {
+		t.Errorf("dave's row after offboarding: %q", s)
+	}
+	if _, _, err := ta.identity.Authenticate(bg, daveSession.Token); !strongroom.Is(err, strongroom.Unauthenticated) {
+		t.Errorf("dave's session after offboarding: %v", err)
+	}
+	if _, _, _, err := ta.identity.LookupAccessKey(bg, key.ID); !strongroom.Is(err, strongroom.Unauthenticated) {
+		t.Errorf("dave's access key after offboarding: %v", err)
+	}
+	if _, err := ta.identity.SignIn(bg, identity.SignInRequest{Name: "dave", Password: davePassword, NoticeAccepted: true}); !strongroom.Is(err, strongroom.Unauthenticated) {
+		t.Errorf("dave signing in after offboarding: %v", err)
+	}
+	es := tenantEvents(t, ta, me.Tenant, "user.offboard")
+	if len(es) != 1 || es[0].Details["reason"] != "left on 2026-11-30" || es[0].Actor.Name != "carol" {
+		t.Errorf("user.offboard events: %+v", es)
 	}
 }

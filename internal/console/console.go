@@ -130,6 +130,16 @@ func tenantData(_ *http.Request, p strongroom.Principal) (access.Resource, error
 	return access.Resource{Kind: "tenant data", Tenant: p.Tenant}, nil
 }
 
+// userResource is the user named in the path, wherever it is: Decide
+// refuses users of another tenant.
+func (s *Server) userResource(r *http.Request, _ strongroom.Principal) (access.Resource, error) {
+	u, err := s.ids.FindUserByName(r.Context(), r.PathValue("user"))
+	if err != nil {
+		return access.Resource{}, err
+	}
+	return access.Resource{Kind: "user", Tenant: u.Tenant, Owner: u.ID, Name: u.Name}, nil
+}
+
 // LogValue implements slog.LogValuer without the token.
 func (c *call) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
@@ -165,6 +175,8 @@ func (s *Server) routes() []route {
 		{method: "POST", pattern: "/requests/{id}/approve", action: access.ProjectList, resource: tenantData, handle: s.decideRequest(true)},
 		{method: "POST", pattern: "/requests/{id}/deny", action: access.ProjectList, resource: tenantData, handle: s.decideRequest(false)},
 		{method: "POST", pattern: "/requests/{id}/cancel", action: access.ProjectList, resource: tenantData, handle: s.cancelRequest},
+		{method: "GET", pattern: "/users", action: access.UserRead, resource: tenantData, handle: s.usersPage},
+		{method: "POST", pattern: "/users/{user}/offboard", action: access.UserOffboard, resource: s.userResource, handle: s.offboard},
 		{method: "GET", pattern: "/reviews", action: access.TenantAdmin, resource: tenantData, handle: s.reviewsPage},
 		{method: "POST", pattern: "/reviews", action: access.TenantAdmin, resource: tenantData, handle: s.startReview},
 		{method: "POST", pattern: "/reviews/{id}/items/{item}", action: access.TenantAdmin, resource: tenantData, handle: s.decideReviewItem},

@@ -22,7 +22,7 @@ var staticFS embed.FS
 // pages holds one template set per page: the layout and the page's
 // "content". The templates are part of the binary, so a broken one fails
 // every test at once.
-var pages = parsePages("login", "bootstrap", "expiring", "mfa", "password", "me", "error", "passkeys", "passkey-signin", "requests", "reviews")
+var pages = parsePages("login", "bootstrap", "expiring", "mfa", "password", "me", "error", "passkeys", "passkey-signin", "requests", "reviews", "users")
 
 func parsePages(names ...string) map[string]*template.Template {
 	funcs := template.FuncMap{
@@ -53,6 +53,7 @@ type view struct {
 	Title   string
 	User    string // the signed-in user's name; "" when nobody is
 	Limited bool   // the session may use only this page
+	Role    string // the signed-in user's role in the tenant, for the menu
 	CSRF    string
 	Message string // news, such as "You have signed out."
 	Error   string // why the last action failed, as the service words it
@@ -66,7 +67,7 @@ type view struct {
 func (s *Server) view(r *http.Request, c *call, title string, data any) *view {
 	v := &view{Title: title, Data: data, RequestID: string(strongroom.RequestIDFrom(r.Context()))}
 	if c != nil && c.sess != nil {
-		v.User, v.CSRF, v.Limited = c.p.Name, c.csrf(), limitedTo(c.sess) != ""
+		v.User, v.CSRF, v.Limited, v.Role = c.p.Name, c.csrf(), limitedTo(c.sess) != "", c.p.Role
 	}
 	return v
 }
