@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -24,6 +25,7 @@ func (s *Server) reviewRoutes() []route {
 // ReviewView is the JSON form of an access review campaign.
 type ReviewView struct {
 	ID        string           `json:"id"`
+	Kind      string           `json:"kind"`                 // access, or users (user revalidation)
 	CreatedBy string           `json:"created_by,omitempty"` // empty: started on schedule
 	CreatedAt time.Time        `json:"created_at"`
 	Deadline  time.Time        `json:"deadline"`
@@ -37,7 +39,7 @@ type ReviewView struct {
 // ReviewItemView is one grant or membership under review.
 type ReviewItemView struct {
 	ID         string     `json:"id"`
-	Kind       string     `json:"kind"` // grant or membership
+	Kind       string     `json:"kind"` // grant, membership, or account (user revalidation)
 	User       string     `json:"user,omitempty"`
 	Group      string     `json:"group,omitempty"`
 	Project    string     `json:"project,omitempty"`
@@ -59,7 +61,7 @@ func (s *Server) reviewView(r *http.Request, c *objects.ReviewCampaign, items []
 			}
 		}
 	}
-	v := ReviewView{ID: c.ID, CreatedBy: user(c.CreatedBy), CreatedAt: c.CreatedAt, Deadline: c.Deadline, Report: c.Report}
+	v := ReviewView{ID: c.ID, Kind: c.Kind, CreatedBy: user(c.CreatedBy), CreatedAt: c.CreatedAt, Deadline: c.Deadline, Report: c.Report}
 	if !c.ClosedAt.IsZero() {
 		t := c.ClosedAt
 		v.ClosedAt = &t
@@ -115,7 +117,8 @@ func (s *Server) startReview(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var body struct {
-		For string `json:"for"` // how long reviewers have; 14d if empty
+		For  string `json:"for"`  // how long reviewers have; 14d if empty
+		Kind string `json:"kind"` // access (the default) or users
 	}
 	if err := decode(r, &body); err != nil {
 		return err
@@ -127,7 +130,15 @@ func (s *Server) startReview(w http.ResponseWriter, r *http.Request) error {
 	if d == 0 {
 		d = objects.DefaultReviewWindow
 	}
-	c, err := svc.StartReview(r.Context(), s.now().Add(d))
+	var c *objects.ReviewCampaign
+	switch body.Kind {
+	case "", objects.CampaignAccess:
+		c, err = svc.StartReview(r.Context(), s.now().Add(d))
+	case objects.CampaignUsers:
+		c, err = svc.StartUserReview(r.Context(), s.now().Add(d))
+	default:
+		return strongroom.E("api.startReview", strongroom.Invalid, fmt.Sprintf("kind %q is not access or users", body.Kind))
+	}
 	if err != nil {
 		return err
 	}

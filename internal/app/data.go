@@ -51,6 +51,10 @@ func (a *App) openData() error {
 	a.objects.Schedules = a.db.ExportSchedules()
 	a.objects.OnRequest = a.requestNotice
 	a.objects.ReportSigner = a.auditSigner
+	a.objects.SuspendAccount = func(ctx context.Context, user strongroom.UserID, reason string) error {
+		_, err := a.identity.SuspendUser(ctx, user, reason)
+		return err
+	}
 	a.objects.MaxScanSize = maxScan
 	return nil
 }

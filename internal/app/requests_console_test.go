@@ -190,6 +190,30 @@ func TestReviewsInChromium(t *testing.T) {
 	if gs, err := ta.objects.ProjectGrants(daveCtx, "ledger"); err != nil || len(gs) != 0 {
 		t.Errorf("grants on ledger after the revocation in the console: %+v, %v (revoked %s)", gs, err, g.ID)
 	}
+
+	// User revalidation: erin's account is revoked, and so suspended.
+	browse(t, ctx, "start a user revalidation", chromedp.Click(chromedp.ID("start-users")))
+	if m := text(t, ctx, "message"); !strings.Contains(m, "started") {
+		t.Fatalf("after starting the revalidation the page says %q (error %q)", m, text(t, ctx, "error"))
+	}
+	rows, err = chromedp.Run(ctx, chromedp.Nodes(chromedp.CSSAll(".review tr[id^=item-]")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	erinRow = ""
+	for _, n := range rows {
+		id := n.AttributeValue("id")
+		if s := text(t, ctx, id); strings.Contains(s, "account") && strings.Contains(s, "erin") && !strings.Contains(s, "revoked") {
+			erinRow = id
+		}
+	}
+	if erinRow == "" {
+		t.Fatal("erin's account is not in the user revalidation")
+	}
+	browse(t, ctx, "revoke erin's account", chromedp.Click(chromedp.CSS("#"+erinRow+" button.revoke")))
+	if u, err := ta.identity.FindUserByID(bg, erin.ID); err != nil || u.Status != identity.StatusSuspended {
+		t.Errorf("erin after her account was revoked in the console: %+v, %v", u, err)
+	}
 }
 
 // consoleAdmin creates a tenant administrator with a password and an

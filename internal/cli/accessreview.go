@@ -15,20 +15,25 @@ import (
 func (e *env) accessReviewCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "access-review",
-		Short: "Access reviews: confirm or revoke every grant and group membership (tenant administrators)",
+		Short: "Access reviews and user revalidation: confirm or revoke every grant, group membership and user ID (tenant administrators)",
 		Long: `An access review lists every grant on the tenant's projects and every group
 membership, with its last use from the audit trail (ACC-5). Keep or revoke
 each; a revocation takes effect at once. At the deadline, whatever no one
 confirmed is revoked (or escalated, if the profile says so), and the review
 closes with a report signed with the audit trail's key. Reviews also start
-by themselves on the profile's reviews.access_review cadence.`,
+by themselves on the profile's reviews.access_review cadence.
+
+A user revalidation (start --users) lists every active user ID with its
+last sign-in instead; revoking one suspends the account, and unconfirmed
+accounts are suspended at the deadline. It starts by itself on
+reviews.user_revalidation.`,
 	}
 	showItems := func(w io.Writer, v api.ReviewView) {
 		closed := "open"
 		if v.ClosedAt != nil {
 			closed = "closed " + v.ClosedAt.Local().Format(time.DateTime)
 		}
-		fmt.Fprintf(w, "review %s, deadline %s, %s\n", v.ID, v.Deadline.Local().Format(time.DateTime), closed)
+		fmt.Fprintf(w, "%s review %s, deadline %s, %s\n", v.Kind, v.ID, v.Deadline.Local().Format(time.DateTime), closed)
 		fmt.Fprintln(w, "ITEM\tKIND\tUSER\tGROUP\tPROJECT\tPERMISSION\tLAST USE\tDECISION\tOUTCOME")
 		for _, it := range v.Items {
 			last := "never"
@@ -40,17 +45,23 @@ by themselves on the profile's reviews.access_review cadence.`,
 		}
 	}
 	var window string
+	var users bool
 	start := &cobra.Command{
-		Use: "start [--for DURATION]", Short: "Start a review now", Args: cobra.NoArgs,
+		Use: "start [--users] [--for DURATION]", Short: "Start a review (or, with --users, a user revalidation) now", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var v api.ReviewView
-			if err := e.call(cmd.Context(), "POST", "/api/v1/reviews", nil, map[string]string{"for": window}, &v); err != nil {
+			kind := "access"
+			if users {
+				kind = "users"
+			}
+			if err := e.call(cmd.Context(), "POST", "/api/v1/reviews", nil, map[string]string{"for": window, "kind": kind}, &v); err != nil {
 				return err
 			}
 			return e.output(cmd, v, func(w io.Writer) { showItems(w, v) })
 		},
 	}
 	start.Flags().StringVar(&window, "for", "", `how long reviewers have, e.g. "14d" (the default)`)
+	start.Flags().BoolVar(&users, "users", false, "revalidate user IDs rather than grants and memberships")
 	decide := func(verb string) *cobra.Command {
 		return &cobra.Command{
 			Use: verb + " REVIEW ITEM", Short: map[string]string{"keep": "Confirm an item", "revoke": "Revoke an item at once"}[verb], Args: cobra.ExactArgs(2),

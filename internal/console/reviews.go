@@ -19,7 +19,7 @@ type reviewsView struct {
 }
 
 type campaignRow struct {
-	ID                            string
+	ID, Kind                      string
 	CreatedAt, Deadline, ClosedAt time.Time
 	Closed                        bool
 	Items                         []itemRow
@@ -53,7 +53,7 @@ func (s *Server) showReviews(w http.ResponseWriter, r *http.Request, c *call, st
 		if err != nil {
 			return err
 		}
-		row := campaignRow{ID: camp.ID, CreatedAt: camp.CreatedAt, Deadline: camp.Deadline, ClosedAt: camp.ClosedAt, Closed: !camp.ClosedAt.IsZero()}
+		row := campaignRow{ID: camp.ID, Kind: camp.Kind, CreatedAt: camp.CreatedAt, Deadline: camp.Deadline, ClosedAt: camp.ClosedAt, Closed: !camp.ClosedAt.IsZero()}
 		open := !row.Closed && now.Before(camp.Deadline)
 		for _, it := range items {
 			ir := itemRow{ID: it.ID, Campaign: camp.ID, Kind: it.Kind, User: name(it.User), Project: projects[it.Project],
@@ -101,7 +101,13 @@ func (s *Server) startReview(w http.ResponseWriter, r *http.Request, c *call) er
 	if err != nil || days < 1 || days > 90 {
 		return s.showReviews(w, r, c, 0, "", strongroom.E("console", strongroom.Invalid, "give reviewers 1 to 90 days"))
 	}
-	if _, err := s.Objects.StartReview(r.Context(), s.now().Add(time.Duration(days)*24*time.Hour)); err != nil {
+	deadline := s.now().Add(time.Duration(days) * 24 * time.Hour)
+	if r.PostFormValue("kind") == objects.CampaignUsers {
+		_, err = s.Objects.StartUserReview(r.Context(), deadline)
+	} else {
+		_, err = s.Objects.StartReview(r.Context(), deadline)
+	}
+	if err != nil {
 		return s.showReviews(w, r, c, 0, "", err)
 	}
 	http.Redirect(w, r, "/reviews?m=started", http.StatusSeeOther)

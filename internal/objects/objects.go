@@ -105,6 +105,11 @@ type Service struct {
 	// (ACC-4). The tenant's administrators are approvers too: To names
 	// only the project's owner and manage holders. It must not block.
 	OnRequest func(ctx context.Context, n RequestNotice)
+	// SuspendAccount suspends a user ID revoked in user revalidation
+	// (ACC-5), ending its sessions and keys, with its own audit event; it
+	// returns Conflict if the account is not active. Set by the
+	// application from identity.
+	SuspendAccount func(ctx context.Context, user strongroom.UserID, reason string) error
 	// ReportSigner signs the reports of closed access reviews: the audit
 	// trail's key, so that its public key checks them.
 	ReportSigner note.Signer

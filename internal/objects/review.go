@@ -23,11 +23,24 @@ import (
 // with a report signed with the audit trail's key, which the compliance
 // report cites. Campaigns start on the profile's cadence
 // (reviews.access_review) or when an administrator starts one.
+//
+// User revalidation is a campaign of its own kind (CampaignUsers): it
+// lists every active user ID of the tenant with its last sign-in, and a
+// revocation suspends the account through SuspendAccount, ending its
+// sessions and keys. It starts on reviews.user_revalidation or by hand,
+// and closes as access reviews do.
+
+// Kinds of campaigns.
+const (
+	CampaignAccess = "access" // grants and group memberships
+	CampaignUsers  = "users"  // user IDs: is there still a business need?
+)
 
 // ReviewCampaign is one access review of a tenant.
 type ReviewCampaign struct {
 	ID        string
 	Tenant    strongroom.TenantID
+	Kind      string // CampaignAccess or CampaignUsers
 	CreatedBy strongroom.UserID // "" when the schedule started it
 	CreatedAt time.Time
 	Deadline  time.Time
@@ -39,6 +52,7 @@ type ReviewCampaign struct {
 const (
 	ReviewGrant      = "grant"
 	ReviewMembership = "membership"
+	ReviewAccount    = "account" // a user ID, in user revalidation
 )
 
 // Outcomes of review items.
@@ -67,6 +81,18 @@ type ReviewItem struct {
 	Outcome    string
 }
 
+// Account is an active user ID of a tenant, for user revalidation.
+type Account struct {
+	User       strongroom.UserID
+	LastSignIn time.Time // zero: never
+}
+
+// TenantAge is a tenant and when it was created.
+type TenantAge struct {
+	Tenant    strongroom.TenantID
+	CreatedAt time.Time
+}
+
 // Membership is a user's membership of a group.
 type Membership struct {
 	Group strongroom.GroupID
@@ -92,7 +118,26 @@ func (s *Service) StartReview(ctx context.Context, deadline time.Time) (_ *Revie
 	if !deadline.After(s.now()) {
 		return nil, strongroom.E(op, strongroom.Invalid, "the review's deadline must be in the future")
 	}
-	return s.startReview(ctx, op, p.Tenant, p.User, deadline)
+	return s.startReview(ctx, op, CampaignAccess, p.Tenant, p.User, deadline)
+}
+
+// StartUserReview starts a user revalidation campaign of the caller's
+// tenant ending at deadline; tenant administrators only. Invalid for a
+// deadline not in the future.
+func (s *Service) StartUserReview(ctx context.Context, deadline time.Time) (_ *ReviewCampaign, err error) {
+	const op = "objects.StartUserReview"
+	defer s.failed(ctx, "review.start", "", &err)
+	p, err := principal(ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeReview(ctx, op, p); err != nil {
+		return nil, err
+	}
+	if !deadline.After(s.now()) {
+		return nil, strongroom.E(op, strongroom.Invalid, "the review's deadline must be in the future")
+	}
+	return s.startReview(ctx, op, CampaignUsers, p.Tenant, p.User, deadline)
 }
 
 // authorizeReview lets the tenant's administrators run its reviews.
@@ -111,16 +156,26 @@ func (s *Service) authorizeReview(ctx context.Context, op string, p strongroom.P
 	return de
 }
 
-func (s *Service) startReview(ctx context.Context, op string, tenant strongroom.TenantID, by strongroom.UserID, deadline time.Time) (*ReviewCampaign, error) {
+func (s *Service) startReview(ctx context.Context, op, kind string, tenant strongroom.TenantID, by strongroom.UserID, deadline time.Time) (*ReviewCampaign, error) {
 	now := s.now()
-	c := &ReviewCampaign{ID: newID("rev_"), Tenant: tenant, CreatedBy: by, CreatedAt: now, Deadline: deadline}
+	c := &ReviewCampaign{ID: newID("rev_"), Tenant: tenant, Kind: kind, CreatedBy: by, CreatedAt: now, Deadline: deadline}
 	var items []*ReviewItem
 	err := s.update(ctx, op, func(tx Tx) error {
+		items = items[:0]
+		if kind == CampaignUsers {
+			as, err := tx.FindAccounts(ctx, tenant)
+			if err != nil {
+				return err
+			}
+			for _, a := range as {
+				items = append(items, &ReviewItem{ID: newID("rvi_"), Campaign: c.ID, Kind: ReviewAccount, User: a.User, LastUse: a.LastSignIn})
+			}
+			return s.createReview(ctx, tx, c, items)
+		}
 		projects, err := tx.FindProjects(ctx, tenant)
 		if err != nil {
 			return err
 		}
-		items = items[:0]
 		for _, pr := range projects {
 			gs, err := tx.FindGrants(ctx, pr.ID)
 			if err != nil {
@@ -151,19 +206,24 @@ func (s *Service) startReview(ctx context.Context, op string, tenant strongroom.
 			}
 			items = append(items, it)
 		}
-		if err := tx.CreateReview(ctx, c, items); err != nil {
-			return err
-		}
-		e := s.event(ctx, "review.start", tenant, c.ID, map[string]string{
-			"items": fmt.Sprint(len(items)), "deadline": deadline.UTC().Format(time.RFC3339),
-		})
-		e.Class, e.Privileged = audit.ClassUserAccessManagement, true
-		return tx.AppendEvent(ctx, e)
+		return s.createReview(ctx, tx, c, items)
 	})
 	if err != nil {
 		return nil, wrap(op, err)
 	}
 	return c, nil
+}
+
+// createReview stores c with its items and records its start.
+func (s *Service) createReview(ctx context.Context, tx Tx, c *ReviewCampaign, items []*ReviewItem) error {
+	if err := tx.CreateReview(ctx, c, items); err != nil {
+		return err
+	}
+	e := s.event(ctx, "review.start", c.Tenant, c.ID, map[string]string{
+		"kind": c.Kind, "items": fmt.Sprint(len(items)), "deadline": c.Deadline.UTC().Format(time.RFC3339),
+	})
+	e.Class, e.Privileged = audit.ClassUserAccessManagement, true
+	return tx.AppendEvent(ctx, e)
 }
 
 // Reviews returns the caller's tenant's campaigns, newest first;
@@ -232,6 +292,33 @@ func (s *Service) DecideReviewItem(ctx context.Context, campaign, item string, k
 		return nil, err
 	}
 	now := s.now()
+	// A user ID is revoked by suspending the account, which identity
+	// does with its own transaction and events: first, and only once the
+	// decision is known to be allowed.
+	accountOutcome := ""
+	if !keep {
+		var pre *ReviewItem
+		err := s.store.View(ctx, func(tx Tx) error {
+			c, items, err := tx.FindReview(ctx, campaign)
+			if err != nil || c.Tenant != p.Tenant || !c.ClosedAt.IsZero() || !now.Before(c.Deadline) {
+				return err // the transaction below says what is wrong
+			}
+			for _, x := range items {
+				if x.ID == item && x.Kind == ReviewAccount && x.User != p.User {
+					pre = x
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, wrap(op, err)
+		}
+		if pre != nil {
+			if accountOutcome, err = s.suspendAccount(ctx, pre.User, "revoked in user revalidation "+campaign); err != nil {
+				return nil, err
+			}
+		}
+	}
 	var it *ReviewItem
 	err = s.update(ctx, op, func(tx Tx) error {
 		c, items, err := tx.FindReview(ctx, campaign)
@@ -256,10 +343,15 @@ func (s *Service) DecideReviewItem(ctx context.Context, campaign, item string, k
 			return strongroom.Denied(op, "ACC-5", "no one reviews their own access; another administrator must")
 		}
 		it.Decision, it.DecidedBy, it.DecidedAt = "revoke", p.User, now
-		if keep {
+		switch {
+		case keep:
 			it.Decision, it.Outcome = "keep", OutcomeKept
-		} else if it.Outcome, err = s.revokeItem(ctx, tx, c, it, "revoked in review"); err != nil {
-			return err
+		case it.Kind == ReviewAccount:
+			it.Outcome = accountOutcome
+		default:
+			if it.Outcome, err = s.revokeItem(ctx, tx, c, it, "revoked in review"); err != nil {
+				return err
+			}
 		}
 		if err := tx.UpdateReviewItem(ctx, it); err != nil {
 			return err
@@ -281,10 +373,28 @@ func itemDetails(it *ReviewItem) map[string]string {
 		if it.Group != "" {
 			d["group"] = string(it.Group)
 		}
-	} else {
+	} else if it.Kind == ReviewMembership {
 		d["group"] = string(it.Group)
 	}
 	return d
+}
+
+// suspendAccount suspends a user ID revoked in user revalidation through
+// SuspendAccount and returns the outcome: revoked, or gone if the account
+// was no longer active.
+func (s *Service) suspendAccount(ctx context.Context, user strongroom.UserID, why string) (string, error) {
+	const op = "objects.suspendAccount"
+	if s.SuspendAccount == nil {
+		return "", strongroom.E(op, strongroom.Internal, "user revalidation cannot suspend accounts here")
+	}
+	err := s.SuspendAccount(ctx, user, why)
+	switch {
+	case strongroom.Is(err, strongroom.Conflict), strongroom.Is(err, strongroom.NotFound):
+		return OutcomeGone, nil
+	case err != nil:
+		return "", wrap(op, err)
+	}
+	return OutcomeRevoked, nil
 }
 
 // revokeItem removes what it grants, recording the removal, and returns
@@ -325,6 +435,7 @@ func (s *Service) revokeItem(ctx context.Context, tx Tx, c *ReviewCampaign, it *
 // ReviewReport is the content of a closed campaign's signed report.
 type ReviewReport struct {
 	Campaign  string              `json:"campaign"`
+	Kind      string              `json:"kind"`
 	Tenant    strongroom.TenantID `json:"tenant"`
 	CreatedAt time.Time           `json:"created_at"`
 	Deadline  time.Time           `json:"deadline"`
@@ -355,6 +466,27 @@ func (s *Service) CloseDueReviews(ctx context.Context) (int, error) {
 	escalate := s.policy().Reviews.OnUnconfirmed == policy.Escalate
 	n := 0
 	for _, c := range due {
+		// Unconfirmed user IDs are suspended first, each in identity's
+		// own transaction; the campaign then records the outcomes.
+		accounts := map[string]string{}
+		if c.Kind == CampaignUsers && !escalate {
+			var items []*ReviewItem
+			if err := s.store.View(ctx, func(tx Tx) (err error) {
+				_, items, err = tx.FindReview(ctx, c.ID)
+				return err
+			}); err != nil {
+				return n, wrap(op, err)
+			}
+			for _, it := range items {
+				if it.Kind == ReviewAccount && it.Decision == "" {
+					out, err := s.suspendAccount(ctx, it.User, "not confirmed by the deadline of user revalidation "+c.ID)
+					if err != nil {
+						return n, err
+					}
+					accounts[it.ID] = out
+				}
+			}
+		}
 		var escalated []*ReviewItem
 		err := s.update(ctx, op, func(tx Tx) error {
 			c, items, err := tx.FindReview(ctx, c.ID)
@@ -369,9 +501,13 @@ func (s *Service) CloseDueReviews(ctx context.Context) (int, error) {
 						it.Outcome = OutcomeEscalated
 						escalated = append(escalated, it)
 					} else {
-						out, err := s.revokeItem(ctx, tx, c, it, "not confirmed by the review's deadline")
-						if err != nil {
-							return err
+						out, ok := accounts[it.ID]
+						if it.Kind != ReviewAccount {
+							if out, err = s.revokeItem(ctx, tx, c, it, "not confirmed by the review's deadline"); err != nil {
+								return err
+							}
+						} else if !ok {
+							out = OutcomeGone
 						}
 						if out == OutcomeRevoked {
 							out = OutcomeRevokedUnconfirmed
@@ -384,7 +520,7 @@ func (s *Service) CloseDueReviews(ctx context.Context) (int, error) {
 				}
 				outcomes[it.Outcome]++
 			}
-			rep := ReviewReport{Campaign: c.ID, Tenant: c.Tenant, CreatedAt: c.CreatedAt, Deadline: c.Deadline, ClosedAt: now,
+			rep := ReviewReport{Campaign: c.ID, Kind: c.Kind, Tenant: c.Tenant, CreatedAt: c.CreatedAt, Deadline: c.Deadline, ClosedAt: now,
 				Items: len(items), Outcomes: outcomes, Policy: s.policy().Reviews.OnUnconfirmed, Decisions: items}
 			body, err := json.MarshalIndent(rep, "", "  ")
 			if err != nil {
@@ -410,55 +546,89 @@ func (s *Service) CloseDueReviews(ctx context.Context) (int, error) {
 		}
 		n++
 		if len(escalated) > 0 && s.OnAlert != nil {
-			s.OnAlert(ctx, Alert{Tenant: c.Tenant, Kind: "review", Subject: fmt.Sprintf("access review %s: %d unconfirmed items escalated", c.ID, len(escalated)),
+			s.OnAlert(ctx, Alert{Tenant: c.Tenant, Kind: "review", Subject: fmt.Sprintf("%s review %s: %d unconfirmed items escalated", c.Kind, c.ID, len(escalated)),
 				Body: fmt.Sprintf("Access review %s closed at its deadline with %d items no one confirmed. The profile says escalate: they were not revoked. Decide them now.\n", c.ID, len(escalated))})
 		}
 	}
 	return n, nil
 }
 
-// StartDueReviews starts, for every tenant with projects, a campaign when
-// the last one began longer ago than the profile's reviews.access_review
-// (for the first, when the tenant's first project is that old), ending
-// DefaultReviewWindow later. It returns how
-// many it started. The maintenance sweep calls it.
+// StartDueReviews starts the campaigns the profile's cadences make due:
+// for every tenant with projects, an access review when the last one
+// began longer ago than reviews.access_review (for the first, when the
+// tenant's first project is that old); for every tenant with active
+// users, a user revalidation when the last one began longer ago than
+// reviews.user_revalidation (for the first, when the tenant is that old).
+// Each ends DefaultReviewWindow later. It returns how many it started.
+// The maintenance sweep calls it.
 func (s *Service) StartDueReviews(ctx context.Context) (int, error) {
 	const op = "objects.StartDueReviews"
-	cadence := s.policy().Reviews.AccessReview.Std()
-	if cadence <= 0 {
+	accessEvery, usersEvery := s.policy().Reviews.AccessReview.Std(), s.policy().Reviews.UserRevalidation.Std()
+	if accessEvery <= 0 && usersEvery <= 0 {
 		return 0, nil
 	}
 	now := s.now()
-	var tenants []strongroom.TenantID
+	type due struct {
+		kind   string
+		tenant strongroom.TenantID
+	}
+	var start []due
 	err := s.store.View(ctx, func(tx Tx) error {
-		all, err := tx.FindProjects(ctx, "")
-		if err != nil {
-			return err
-		}
-		// A tenant's first review is due a cadence after its first
-		// project: until then there is nothing old enough to review.
-		first := map[strongroom.TenantID]time.Time{}
-		var order []strongroom.TenantID
-		for _, pr := range all {
-			t, ok := first[pr.Tenant]
-			if !ok {
-				order = append(order, pr.Tenant)
-			}
-			if !ok || pr.CreatedAt.Before(t) {
-				first[pr.Tenant] = pr.CreatedAt
-			}
-		}
-		for _, tenant := range order {
+		// last returns when the tenant's last campaign of kind began, or
+		// since if it has had none.
+		last := func(tenant strongroom.TenantID, kind string, since time.Time) (time.Time, error) {
 			cs, err := tx.FindReviews(ctx, tenant)
+			if err != nil {
+				return time.Time{}, err
+			}
+			for _, c := range cs { // newest first
+				if c.Kind == kind {
+					return c.CreatedAt, nil
+				}
+			}
+			return since, nil
+		}
+		if accessEvery > 0 {
+			all, err := tx.FindProjects(ctx, "")
 			if err != nil {
 				return err
 			}
-			since := first[tenant]
-			if len(cs) > 0 {
-				since = cs[0].CreatedAt
+			// A tenant's first review is due a cadence after its first
+			// project: until then there is nothing old enough to review.
+			first := map[strongroom.TenantID]time.Time{}
+			var order []strongroom.TenantID
+			for _, pr := range all {
+				t, ok := first[pr.Tenant]
+				if !ok {
+					order = append(order, pr.Tenant)
+				}
+				if !ok || pr.CreatedAt.Before(t) {
+					first[pr.Tenant] = pr.CreatedAt
+				}
 			}
-			if now.Sub(since) >= cadence {
-				tenants = append(tenants, tenant)
+			for _, tenant := range order {
+				since, err := last(tenant, CampaignAccess, first[tenant])
+				if err != nil {
+					return err
+				}
+				if now.Sub(since) >= accessEvery {
+					start = append(start, due{CampaignAccess, tenant})
+				}
+			}
+		}
+		if usersEvery > 0 {
+			ts, err := tx.FindTenantsWithUsers(ctx)
+			if err != nil {
+				return err
+			}
+			for _, t := range ts {
+				since, err := last(t.Tenant, CampaignUsers, t.CreatedAt)
+				if err != nil {
+					return err
+				}
+				if now.Sub(since) >= usersEvery {
+					start = append(start, due{CampaignUsers, t.Tenant})
+				}
 			}
 		}
 		return nil
@@ -466,10 +636,10 @@ func (s *Service) StartDueReviews(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, wrap(op, err)
 	}
-	for i, t := range tenants {
-		if _, err := s.startReview(ctx, op, t, "", now.Add(DefaultReviewWindow)); err != nil {
+	for i, d := range start {
+		if _, err := s.startReview(ctx, op, d.kind, d.tenant, "", now.Add(DefaultReviewWindow)); err != nil {
 			return i, err
 		}
 	}
-	return len(tenants), nil
+	return len(start), nil
 }

@@ -184,10 +184,15 @@ func TestAccessReview(t *testing.T) {
 }
 
 // TestStartDueReviews: the first review of a tenant starts a cadence after
-// its first project, the next a cadence after the one before.
+// its first project, the next a cadence after the one before. (User
+// revalidation, on its own cadence, is off here; TestUserRevalidation in
+// the application's tests covers it.)
 func TestStartDueReviews(t *testing.T) {
 	f := newFixture(t, "")
-	cadence := policy.Baseline().Reviews.AccessReview.Std()
+	p := policy.Baseline()
+	p.Reviews.UserRevalidation = 0
+	f.svc.Policy = p
+	cadence := p.Reviews.AccessReview.Std()
 	if _, err := f.svc.CreateProject(f.alice, "reports"); err != nil {
 		t.Fatal(err)
 	}

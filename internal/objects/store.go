@@ -82,6 +82,12 @@ type Tx interface {
 	// FindDueReviews returns the open campaigns whose deadline is at or
 	// before at, every tenant's.
 	FindDueReviews(ctx context.Context, at time.Time) ([]*ReviewCampaign, error)
+	// FindAccounts returns the tenant's active users with their last
+	// sign-in, for user revalidation.
+	FindAccounts(ctx context.Context, tenant strongroom.TenantID) ([]Account, error)
+	// FindTenantsWithUsers returns the tenants that have active users,
+	// with when each was created.
+	FindTenantsWithUsers(ctx context.Context) ([]TenantAge, error)
 	// FindMemberships returns the tenant's group memberships.
 	FindMemberships(ctx context.Context, tenant strongroom.TenantID) ([]Membership, error)
 	// RemoveGroupMember removes user from group. NotFound if not a member.

@@ -15,8 +15,12 @@ import (
 // CreateReview implements objects.Tx.
 func (tx *Tx) CreateReview(ctx context.Context, c *objects.ReviewCampaign, items []*objects.ReviewItem) error {
 	const op = "sqlite.CreateReview"
-	if _, err := tx.tx.ExecContext(ctx, `INSERT INTO review_campaigns (id, tenant_id, created_by, created_at, deadline) VALUES (?, ?, ?, ?, ?)`,
-		c.ID, string(c.Tenant), nullString(string(c.CreatedBy)), formatTime(c.CreatedAt), formatTime(c.Deadline)); err != nil {
+	kind := c.Kind
+	if kind == "" {
+		kind = objects.CampaignAccess
+	}
+	if _, err := tx.tx.ExecContext(ctx, `INSERT INTO review_campaigns (id, tenant_id, kind, created_by, created_at, deadline) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.ID, string(c.Tenant), kind, nullString(string(c.CreatedBy)), formatTime(c.CreatedAt), formatTime(c.Deadline)); err != nil {
 		return storeErr(op, err, what{})
 	}
 	for _, it := range items {
@@ -29,7 +33,7 @@ func (tx *Tx) CreateReview(ctx context.Context, c *objects.ReviewCampaign, items
 	return nil
 }
 
-const campaignColumns = `id, tenant_id, created_by, created_at, deadline, closed_at, report`
+const campaignColumns = `id, tenant_id, kind, created_by, created_at, deadline, closed_at, report`
 
 func scanCampaign(s scanner) (*objects.ReviewCampaign, error) {
 	var (
@@ -38,7 +42,7 @@ func scanCampaign(s scanner) (*objects.ReviewCampaign, error) {
 		by, closed, rep   sql.NullString
 		created, deadline string
 	)
-	if err := s.Scan(&c.ID, &tenant, &by, &created, &deadline, &closed, &rep); err != nil {
+	if err := s.Scan(&c.ID, &tenant, &c.Kind, &by, &created, &deadline, &closed, &rep); err != nil {
 		return nil, err
 	}
 	c.Tenant, c.CreatedBy, c.Report = strongroom.TenantID(tenant), strongroom.UserID(by.String), rep.String
@@ -124,6 +128,45 @@ func (tx *Tx) UpdateReviewItem(ctx context.Context, it *objects.ReviewItem) erro
 func (tx *Tx) CloseReview(ctx context.Context, id string, at time.Time, report string) error {
 	res, err := tx.tx.ExecContext(ctx, `UPDATE review_campaigns SET closed_at = ?, report = ? WHERE id = ? AND closed_at IS NULL`, formatTime(at), report, id)
 	return oneRow("sqlite.CloseReview", res, err, fmt.Sprintf("open review %s not found", id))
+}
+
+// FindAccounts implements objects.Tx.
+func (tx *Tx) FindAccounts(ctx context.Context, tenant strongroom.TenantID) ([]objects.Account, error) {
+	const op = "sqlite.FindAccounts"
+	rows, err := tx.tx.QueryContext(ctx, `SELECT id, last_sign_in_at FROM users WHERE tenant_id = ? AND status = 'active' ORDER BY name`, string(tenant))
+	if err != nil {
+		return nil, storeErr(op, err, what{})
+	}
+	return collect(op, rows, func(s scanner) (objects.Account, error) {
+		var a objects.Account
+		var last sql.NullString
+		if err := s.Scan(&a.User, &last); err != nil {
+			return a, err
+		}
+		var err error
+		a.LastSignIn, err = parseNullTime(last)
+		return a, err
+	})
+}
+
+// FindTenantsWithUsers implements objects.Tx.
+func (tx *Tx) FindTenantsWithUsers(ctx context.Context) ([]objects.TenantAge, error) {
+	const op = "sqlite.FindTenantsWithUsers"
+	rows, err := tx.tx.QueryContext(ctx, `SELECT t.id, t.created_at FROM tenants t
+		WHERE EXISTS (SELECT 1 FROM users u WHERE u.tenant_id = t.id AND u.status = 'active') ORDER BY t.created_at, t.id`)
+	if err != nil {
+		return nil, storeErr(op, err, what{})
+	}
+	return collect(op, rows, func(s scanner) (objects.TenantAge, error) {
+		var t objects.TenantAge
+		var created string
+		if err := s.Scan(&t.Tenant, &created); err != nil {
+			return t, err
+		}
+		var err error
+		t.CreatedAt, err = parseTime(created)
+		return t, err
+	})
 }
 
 // FindMemberships implements objects.Tx.
