@@ -40,7 +40,7 @@ const (
 type ReviewCampaign struct {
 	ID        string
 	Tenant    strongroom.TenantID
-	Kind      string // CampaignAccess or CampaignUsers
+	Kind      string            // CampaignAccess or CampaignUsers
 	CreatedBy strongroom.UserID // "" when the schedule started it
 	CreatedAt time.Time
 	Deadline  time.Time
