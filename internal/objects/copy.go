@@ -81,7 +81,7 @@ func (s *Service) CopyObject(ctx context.Context, in CopyInput) (_ *ObjectInfo, 
 	}
 	defer release()
 	id := ObjectID(newID("obj_"))
-	sw := &segmentWriter{md5: md5.New(), sha: sha256.New()}
+	sw := &segmentWriter{inline: true, md5: md5.New(), sha: sha256.New()}
 	seg, err := s.writeSegment(ctx, k, blobKeyFor(p.Tenant, "o", string(id), 0), segmentAD(p.Tenant, string(id), 0), body, rec.Size, sw)
 	if err != nil {
 		return nil, wrap(op, err)

@@ -20,9 +20,11 @@ func (s *Service) shred(ctx context.Context, tx Tx, rec *ObjectRecord, resource,
 	if err := tx.DeleteObject(ctx, rec.ID); err != nil {
 		return nil, err
 	}
-	blobs := make([]string, len(rec.Segments))
-	for i, seg := range rec.Segments {
-		blobs[i] = seg.Blob
+	var blobs []string
+	for _, seg := range rec.Segments {
+		if seg.Blob != "" { // an inline segment goes with the row
+			blobs = append(blobs, seg.Blob)
+		}
 	}
 	if err := tx.QueueBlobDeletions(ctx, blobs, s.now()); err != nil {
 		return nil, err
@@ -40,6 +42,9 @@ func (s *Service) shred(ctx context.Context, tx Tx, rec *ObjectRecord, resource,
 // discard deletes blobs that never became part of an object.
 func (s *Service) discard(ctx context.Context, blobs []string) {
 	for _, b := range blobs {
+		if b == "" {
+			continue // a segment kept inline has no blob
+		}
 		if err := s.blobs.Delete(context.WithoutCancel(ctx), b); err != nil && !strongroom.Is(err, strongroom.NotFound) {
 			s.log.WarnContext(ctx, "staged blob not deleted; a cleanup will find it", "blob", b, "err", err)
 		}

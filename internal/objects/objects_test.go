@@ -896,3 +896,68 @@ func TestScannerFailureFailsClosed(t *testing.T) {
 		t.Error("PutObject without a scanner succeeded")
 	}
 }
+
+// TestInlineObjects (DAT-2, DAT-4): an object of at most InlineSize bytes
+// is kept, encrypted, in its record and writes no blob; one byte more
+// goes to a blob. Both read back whole and by range, survive a copy and a
+// key rotation, and deleting the small one leaves nothing to decrypt.
+func TestInlineObjects(t *testing.T) {
+	f := newFixture(t, testenv.StartClamd(t).Addr)
+	if _, err := f.svc.CreateProject(f.alice, "small"); err != nil {
+		t.Fatal(err)
+	}
+	put := func(name string, data []byte) {
+		t.Helper()
+		if _, err := f.svc.PutObject(f.alice, objects.PutInput{Project: "small", Name: name, Body: bytes.NewReader(data), Size: -1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	edge, over := payload(objects.InlineSize, 1), payload(objects.InlineSize+1, 2)
+	before := len(f.blobFiles(t))
+	put("edge.bin", edge)
+	put("empty.bin", nil)
+	if n := len(f.blobFiles(t)); n != before {
+		t.Errorf("objects of %d and 0 bytes wrote %d blobs", objects.InlineSize, n-before)
+	}
+	put("over.bin", over)
+	if n := len(f.blobFiles(t)); n != before+1 {
+		t.Errorf("an object of %d bytes wrote %d blobs, want 1", objects.InlineSize+1, n-before)
+	}
+	for _, tt := range []struct {
+		name string
+		data []byte
+	}{{"edge.bin", edge}, {"over.bin", over}, {"empty.bin", nil}} {
+		if got := get(t, f, f.alice, "small", tt.name, 0, -1); !bytes.Equal(got, tt.data) {
+			t.Errorf("%s read back %d bytes, want %d", tt.name, len(got), len(tt.data))
+		}
+	}
+	if got := get(t, f, f.alice, "small", "edge.bin", 100, 50); !bytes.Equal(got, edge[100:150]) {
+		t.Error("a range of an inline object differs")
+	}
+	if _, err := f.svc.CopyObject(f.alice, objects.CopyInput{SrcProject: "small", SrcName: "edge.bin", DstProject: "small", DstName: "copy.bin"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.RotateTenantKey(f.adam, ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"edge.bin", "copy.bin"} {
+		if got := get(t, f, f.alice, "small", name, 0, -1); !bytes.Equal(got, edge) {
+			t.Errorf("%s after a copy and a key rotation differs", name)
+		}
+	}
+	// No file of the data directory holds the small object in clear.
+	filepath.WalkDir(f.dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if b, err := os.ReadFile(p); err == nil && bytes.Contains(b, edge[:64]) {
+				t.Errorf("%s holds the inline object's plaintext", p)
+			}
+		}
+		return nil
+	})
+	if err := f.svc.DeleteObject(f.alice, "small", "edge.bin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.OpenObject(f.alice, "small", "edge.bin"); !strongroom.Is(err, strongroom.NotFound) {
+		t.Errorf("the deleted inline object: %v, want NotFound", err)
+	}
+}

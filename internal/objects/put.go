@@ -1,6 +1,7 @@
 package objects
 
 import (
+	"bytes"
 	"context"
 	"crypto/md5"
 	"crypto/sha256"
@@ -16,6 +17,7 @@ import (
 	"strongroom"
 	"strongroom/internal/access"
 	"strongroom/internal/audit"
+	"strongroom/internal/blob"
 	"strongroom/internal/keys"
 	"strongroom/internal/policy"
 	"strongroom/internal/scan"
@@ -64,9 +66,15 @@ type ObjectInfo struct {
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, keys.ChunkSize); return &b }}
 
+// InlineSize is the largest object kept, encrypted, in its own record
+// rather than in a blob: for a small object, the blob's file and directory
+// syncs cost more than the data.
+const InlineSize = 16 << 10
+
 // segmentWriter hashes, encrypts into a staged blob and feeds a scan
 // session, all in one pass over the body.
 type segmentWriter struct {
+	inline   bool // a body of at most InlineSize bytes may be kept in the record
 	md5, sha hash.Hash
 	scan     scan.Session // nil: not scanned here
 	scanErr  error        // the scanner failed; the upload is refused unless pending is allowed
@@ -81,20 +89,17 @@ type segmentWriter struct {
 func (s *Service) writeSegment(ctx context.Context, k *keys.TenantKey, blobKey string, ad []byte, body io.Reader, declared int64, sw *segmentWriter) (Segment, error) {
 	const op = "objects.writeSegment"
 	dk := keys.NewDataKey()
-	w, err := s.blobs.Create(ctx, blobKey)
-	if err != nil {
-		return Segment{}, wrap(op, err)
-	}
+	var (
+		w   blob.Writer   // the staged blob, once the body is known to need one
+		mem *bytes.Buffer // or the ciphertext of a small object, kept in its record
+		enc io.WriteCloser
+	)
 	committed := false
 	defer func() {
-		if !committed {
+		if !committed && w != nil {
 			w.Abort()
 		}
 	}()
-	enc, err := dk.NewWriter(w, ad)
-	if err != nil {
-		return Segment{}, wrap(op, err)
-	}
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -104,6 +109,28 @@ func (s *Service) writeSegment(ctx context.Context, k *keys.TenantKey, blobKey s
 			return Segment{}, strongroom.E(op, strongroom.Unavailable, "the request ended before the upload was complete; nothing was stored", err)
 		}
 		m, rerr := io.ReadFull(body, buf)
+		ended := rerr == io.EOF || rerr == io.ErrUnexpectedEOF
+		if enc == nil {
+			// The first read decides where the ciphertext goes: a body
+			// that ended within InlineSize is kept in the object's record,
+			// which saves the blob's file and directory syncs.
+			var sink io.Writer
+			if sw.inline && ended && m <= InlineSize {
+				mem = &bytes.Buffer{}
+				mem.Grow(int(keys.EncryptedSize(int64(m))))
+				sink = mem
+			} else {
+				var err error
+				if w, err = s.blobs.Create(ctx, blobKey); err != nil {
+					return Segment{}, wrap(op, err)
+				}
+				sink = w
+			}
+			var err error
+			if enc, err = dk.NewWriter(sink, ad); err != nil {
+				return Segment{}, wrap(op, err)
+			}
+		}
 		if m > 0 {
 			p := buf[:m]
 			n += int64(m)
@@ -124,7 +151,7 @@ func (s *Service) writeSegment(ctx context.Context, k *keys.TenantKey, blobKey s
 				}
 			}
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+		if ended {
 			break
 		}
 		if rerr != nil {
@@ -137,11 +164,17 @@ func (s *Service) writeSegment(ctx context.Context, k *keys.TenantKey, blobKey s
 	if err := enc.Close(); err != nil {
 		return Segment{}, wrap(op, err)
 	}
+	seg := Segment{Size: n, EncSize: keys.EncryptedSize(n), WrappedKey: k.WrapDataKey(dk, ad)}
+	if mem != nil {
+		seg.Inline = mem.Bytes()
+		return seg, nil
+	}
 	if err := w.Commit(); err != nil {
 		return Segment{}, wrap(op, err)
 	}
 	committed = true
-	return Segment{Blob: blobKey, Size: n, EncSize: keys.EncryptedSize(n), WrappedKey: k.WrapDataKey(dk, ad)}, nil
+	seg.Blob = blobKey
+	return seg, nil
 }
 
 func (s *Service) tooLargeToScan(op string) error {
@@ -267,7 +300,7 @@ func (s *Service) PutObject(ctx context.Context, in PutInput) (_ *ObjectInfo, er
 	if err != nil {
 		return nil, err
 	}
-	sw := &segmentWriter{md5: md5.New(), sha: sha256.New(), scan: sess, scanned: s.scanner != nil}
+	sw := &segmentWriter{inline: true, md5: md5.New(), sha: sha256.New(), scan: sess, scanned: s.scanner != nil}
 	defer func() {
 		if sw.scan != nil {
 			sw.scan.Abort()

@@ -1,6 +1,7 @@
 package objects
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -157,7 +158,10 @@ func (s *Service) openRecord(ctx context.Context, rec *ObjectRecord) (*Object, e
 			o.Close()
 			return nil, err
 		}
-		r, err := s.blobs.Open(ctx, seg.Blob)
+		var r blob.Reader = inlineReader{bytes.NewReader(seg.Inline)}
+		if seg.Blob != "" {
+			r, err = s.blobs.Open(ctx, seg.Blob)
+		}
 		if err != nil {
 			o.Close()
 			if strongroom.Is(err, strongroom.NotFound) {
@@ -183,6 +187,11 @@ func (s *Service) openRecord(ctx context.Context, rec *ObjectRecord) (*Object, e
 	}
 	return o, nil
 }
+
+// inlineReader reads the ciphertext of a segment kept in its record.
+type inlineReader struct{ *bytes.Reader }
+
+func (inlineReader) Close() error { return nil }
 
 // segmentOwner and segmentIndex give the record ID and index a segment's
 // key was bound to when it was written: the object's own for a single

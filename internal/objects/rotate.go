@@ -224,7 +224,9 @@ func (s *Service) DestroyTenantData(ctx context.Context, tenant strongroom.Tenan
 				return err
 			}
 			for _, seg := range rec.Segments {
-				blobs = append(blobs, seg.Blob)
+				if seg.Blob != "" {
+					blobs = append(blobs, seg.Blob)
+				}
 			}
 			objects++
 		}

@@ -233,10 +233,11 @@ type ObjectRecord struct {
 // Segment is one encrypted stream of an object: the whole of a single PUT,
 // or one part of a multipart upload. Each has its own data key.
 type Segment struct {
-	Blob       string `json:"blob"`
-	Size       int64  `json:"size"`     // plaintext bytes
-	EncSize    int64  `json:"enc_size"` // bytes in the blob
-	WrappedKey []byte `json:"key"`      // data key wrapped under the tenant key
+	Blob       string `json:"blob"`             // "" for a segment kept inline
+	Inline     []byte `json:"inline,omitempty"` // the ciphertext of a small object (at most InlineSize bytes of data)
+	Size       int64  `json:"size"`             // plaintext bytes
+	EncSize    int64  `json:"enc_size"`         // bytes in the blob
+	WrappedKey []byte `json:"key"`              // data key wrapped under the tenant key
 }
 
 // ObjectFilter selects objects. Zero fields match everything.
