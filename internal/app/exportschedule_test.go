@@ -29,19 +29,9 @@ func TestScheduledExport(t *testing.T) {
 	srv := testenv.StartSMTP(t, testenv.SMTPOptions{Username: "strongroom", Password: "relay password"})
 	cfg := notifyConfig(t, srv, nil)
 	cfg.Scan.Disabled = true
-	clock := &testClock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
-	ta, _, root := startWithRoot(t, cfg, Options{Now: clock.Now}, nil)
+	ca := startClockApp(t, cfg, time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
+	ta, clock, root, as, user := ca.testApp, ca.clock, ca.root, ca.as, ca.user
 	bg := context.Background()
-	as := func(u *identity.User) context.Context {
-		return strongroom.WithPrincipal(bg, strongroom.Principal{User: u.ID, Tenant: u.Tenant, Name: u.Name, Role: string(u.Role), Operator: u.Operator})
-	}
-	user := func(name string, role identity.Role) *identity.User {
-		u, err := ta.identity.CreateUser(as(root), root.Tenant, identity.UserSpec{Name: name, Role: role, Email: name + "@example.com"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return u
-	}
 	carol, bob, dave := user("carol", identity.RoleAdmin), user("bob", identity.RoleAdmin), user("dave", identity.RoleMember)
 	for _, p := range []string{"ledger", "exports", "exports-bob"} {
 		if _, err := ta.objects.CreateProject(as(carol), p); err != nil {

@@ -22,19 +22,9 @@ import (
 func TestRoleRequest(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Scan.Disabled = true
-	clock := &testClock{t: time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC)}
-	ta, _, root := startWithRoot(t, cfg, Options{Now: clock.Now}, nil)
+	ca := startClockApp(t, cfg, time.Date(2026, 5, 4, 9, 0, 0, 0, time.UTC))
+	ta, clock, root, as, user := ca.testApp, ca.clock, ca.root, ca.as, ca.user
 	bg := context.Background()
-	as := func(u *identity.User) context.Context {
-		return strongroom.WithPrincipal(bg, strongroom.Principal{User: u.ID, Tenant: u.Tenant, Name: u.Name, Role: string(u.Role), Operator: u.Operator})
-	}
-	user := func(name string, role identity.Role) *identity.User {
-		u, err := ta.identity.CreateUser(as(root), root.Tenant, identity.UserSpec{Name: name, Role: role})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return u
-	}
 	carol, dave, erin := user("carol", identity.RoleAdmin), user("dave", identity.RoleMember), user("erin", identity.RoleMember)
 	if _, err := ta.objects.CreateProject(as(dave), "ledger"); err != nil {
 		t.Fatal(err)

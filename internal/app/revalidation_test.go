@@ -24,19 +24,12 @@ import (
 func TestUserRevalidation(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Scan.Disabled = true
-	clock := &testClock{t: time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)}
-	ta, _, root := startWithRoot(t, cfg, Options{Now: clock.Now}, nil)
+	// Half a year passes: the accounts that never sign in must not be
+	// suspended as dormant by the server's own sweep meanwhile.
+	cfg.Policy = writeTestFile(t, "policy.yaml", []byte("name: revalidation\naccounts:\n  dormant_disable_after: 0s\n"))
+	ca := startClockApp(t, cfg, time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC))
+	ta, clock, root, as, user := ca.testApp, ca.clock, ca.root, ca.as, ca.user
 	bg := context.Background()
-	as := func(u *identity.User) context.Context {
-		return strongroom.WithPrincipal(bg, strongroom.Principal{User: u.ID, Tenant: u.Tenant, Name: u.Name, Role: string(u.Role), Operator: u.Operator})
-	}
-	user := func(name string, role identity.Role) *identity.User {
-		u, err := ta.identity.CreateUser(as(root), root.Tenant, identity.UserSpec{Name: name, Role: role})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return u
-	}
 	carol, dave, erin, fred := user("carol", identity.RoleAdmin), user("dave", identity.RoleMember), user("erin", identity.RoleMember), user("fred", identity.RoleMember)
 	key, _, err := ta.identity.CreateAccessKey(as(dave), dave.ID, identity.AccessKeySpec{})
 	if err != nil {

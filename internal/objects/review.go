@@ -103,29 +103,20 @@ type Membership struct {
 // schedule.
 const DefaultReviewWindow = 14 * 24 * time.Hour
 
-// StartReview starts a campaign of the caller's tenant ending at deadline;
-// tenant administrators only. Invalid for a deadline not in the future.
-func (s *Service) StartReview(ctx context.Context, deadline time.Time) (_ *ReviewCampaign, err error) {
-	const op = "objects.StartReview"
-	defer s.failed(ctx, "review.start", "", &err)
-	p, err := principal(ctx, op)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.authorizeReview(ctx, op, p); err != nil {
-		return nil, err
-	}
-	if !deadline.After(s.now()) {
-		return nil, strongroom.E(op, strongroom.Invalid, "the review's deadline must be in the future")
-	}
-	return s.startReview(ctx, op, CampaignAccess, p.Tenant, p.User, deadline)
+// StartReview starts an access review of the caller's tenant ending at
+// deadline; tenant administrators only. Invalid for a deadline not in the
+// future.
+func (s *Service) StartReview(ctx context.Context, deadline time.Time) (*ReviewCampaign, error) {
+	return s.startCampaign(ctx, "objects.StartReview", CampaignAccess, deadline)
 }
 
-// StartUserReview starts a user revalidation campaign of the caller's
-// tenant ending at deadline; tenant administrators only. Invalid for a
-// deadline not in the future.
-func (s *Service) StartUserReview(ctx context.Context, deadline time.Time) (_ *ReviewCampaign, err error) {
-	const op = "objects.StartUserReview"
+// StartUserReview starts a user revalidation of the caller's tenant
+// ending at deadline, as StartReview does.
+func (s *Service) StartUserReview(ctx context.Context, deadline time.Time) (*ReviewCampaign, error) {
+	return s.startCampaign(ctx, "objects.StartUserReview", CampaignUsers, deadline)
+}
+
+func (s *Service) startCampaign(ctx context.Context, op, kind string, deadline time.Time) (_ *ReviewCampaign, err error) {
 	defer s.failed(ctx, "review.start", "", &err)
 	p, err := principal(ctx, op)
 	if err != nil {
@@ -137,7 +128,7 @@ func (s *Service) StartUserReview(ctx context.Context, deadline time.Time) (_ *R
 	if !deadline.After(s.now()) {
 		return nil, strongroom.E(op, strongroom.Invalid, "the review's deadline must be in the future")
 	}
-	return s.startReview(ctx, op, CampaignUsers, p.Tenant, p.User, deadline)
+	return s.startReview(ctx, op, kind, p.Tenant, p.User, deadline)
 }
 
 // authorizeReview lets the tenant's administrators run its reviews.
