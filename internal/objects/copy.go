@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
+	"time"
 
 	"strongroom/internal/access"
 )
@@ -101,7 +102,7 @@ func (s *Service) CopyObject(ctx context.Context, in CopyInput) (_ *ObjectInfo, 
 	}
 	resource := in.DstProject + "/" + in.DstName
 	details := map[string]string{"object": string(id), "source": in.SrcProject + "/" + in.SrcName, "size": strconv.FormatInt(out.Size, 10)}
-	if err := s.commitObject(ctx, op, dst, in.DstName, out, resource, "object.copy", details, false, ""); err != nil {
+	if err := s.commitObject(ctx, op, dst, in.DstName, out, resource, "object.copy", details, false, "", time.Time{}); err != nil {
 		s.discard(ctx, []string{seg.Blob})
 		return nil, err
 	}

@@ -45,6 +45,11 @@ type PutInput struct {
 	// IfMatch, if set, refuses the upload unless the current object's
 	// ETag equals it.
 	IfMatch string
+	// TransferStart, if set, is when a file transfer bringing the object
+	// began (SFTP): a stored object's object.transfer event is then
+	// written with it, in the same commit. A transfer that stores nothing
+	// is recorded by RecordTransfer.
+	TransferStart time.Time
 }
 
 // ObjectInfo describes a stored object.
@@ -338,7 +343,7 @@ func (s *Service) PutObject(ctx context.Context, in PutInput) (_ *ObjectInfo, er
 	if engine != "" {
 		details["scan_engine"] = engine
 	}
-	if err := s.commitObject(ctx, op, pr, in.Name, rec, resource, "object.put", details, in.IfNoneMatch, in.IfMatch); err != nil {
+	if err := s.commitObject(ctx, op, pr, in.Name, rec, resource, "object.put", details, in.IfNoneMatch, in.IfMatch, in.TransferStart); err != nil {
 		s.discard(ctx, []string{seg.Blob})
 		return nil, err
 	}
@@ -359,7 +364,7 @@ func (s *Service) checkNew(op, name, contentType string, md map[string]string) e
 // commitObject records rec, replacing (and shredding) the object of the
 // same name, with its audit event, in one transaction; then deletes the
 // replaced blobs.
-func (s *Service) commitObject(ctx context.Context, op string, pr *Project, name string, rec *ObjectRecord, resource, action string, details map[string]string, ifNoneMatch bool, ifMatch string) error {
+func (s *Service) commitObject(ctx context.Context, op string, pr *Project, name string, rec *ObjectRecord, resource, action string, details map[string]string, ifNoneMatch bool, ifMatch string, transferStart time.Time) error {
 	var stale []string
 	err := s.update(ctx, op, func(tx Tx) error {
 		stale = nil
@@ -399,7 +404,18 @@ func (s *Service) commitObject(ctx context.Context, op string, pr *Project, name
 		if err := tx.CreateObject(ctx, rec); err != nil {
 			return err
 		}
-		return tx.AppendEvent(ctx, s.event(ctx, action, rec.Tenant, resource, details))
+		if err := tx.AppendEvent(ctx, s.event(ctx, action, rec.Tenant, resource, details)); err != nil {
+			return err
+		}
+		if transferStart.IsZero() {
+			return nil
+		}
+		// The transfer that brought the object, in the same commit: the
+		// client waits for one sync, not two.
+		return tx.AppendEvent(ctx, s.event(ctx, "object.transfer", rec.Tenant, resource, map[string]string{
+			"direction": "upload", "bytes": strconv.FormatInt(rec.Size, 10), "object": string(rec.ID),
+			"duration_ms": strconv.FormatInt(max(s.now().Sub(transferStart), 0).Milliseconds(), 10),
+		}))
 	})
 	if err != nil {
 		return wrap(op, err)

@@ -181,7 +181,7 @@ func startUpload(t *tree, p vpath) (*upload, error) {
 	body := &firstRead{r: pr, signal: reading}
 	go func() {
 		defer close(u.done)
-		u.info, u.err = t.objs.PutObject(t.ctx, objects.PutInput{Project: p.project, Name: p.key, Body: body, Size: -1})
+		u.info, u.err = t.objs.PutObject(t.ctx, objects.PutInput{Project: p.project, Name: p.key, Body: body, Size: -1, TransferStart: u.start})
 		if u.err != nil {
 			pr.CloseWithError(u.err)
 		} else {
@@ -328,10 +328,10 @@ func (u *upload) Close() error {
 		delete(u.t.uploads, u.p)
 	}
 	u.t.mu.Unlock()
-	t := objects.Transfer{Project: u.p.project, Name: u.p.key, Upload: true, Bytes: received, Duration: time.Since(u.start), Err: u.err}
-	if u.info != nil {
-		t.Object = u.info.ID
+	if u.err == nil && u.info != nil {
+		return nil // PutObject recorded the transfer with the object
 	}
+	t := objects.Transfer{Project: u.p.project, Name: u.p.key, Upload: true, Bytes: received, Duration: time.Since(u.start), Err: u.err}
 	rerr := u.t.objs.RecordTransfer(context.WithoutCancel(u.t.ctx), t)
 	if u.err != nil {
 		return u.t.status("put", u.p, u.err)
